@@ -1,0 +1,124 @@
+// /v1/accounts/:accountId/domains: a domain's hostname(s), its ordered shield servers
+// (first = primary) and its origins. Input is validated and normalized before anything
+// is stored; a rejected request leaves the store untouched.
+import type { FastifyInstance } from 'fastify'
+import type { Origin } from '../../proto/codec.ts'
+import { checkPort, normalizeHostname, normalizeOriginAddress } from '../../proto/validation.ts'
+import type { AccountState } from '../config-versions.ts'
+import { coordinatorError } from '../errors.ts'
+import { newId } from '../ids.ts'
+import type { DomainRecord } from '../model.ts'
+import type { CoordinatorStore, StoreOp } from '../store/store.ts'
+import { notFound } from './accounts.ts'
+import type { ApiContext } from './context.ts'
+
+interface DomainBody {
+  hostname: string
+  aliases?: string[]
+  servers: string[]
+  origins: Array<{ address: string, port?: number, weight?: number, tls?: boolean }>
+}
+
+const domainSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['hostname', 'servers', 'origins'],
+    properties: {
+      hostname: { type: 'string', minLength: 1, maxLength: 253 },
+      aliases: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 253 } },
+      servers: { type: 'array', minItems: 1, maxItems: 20, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 64 } },
+      origins: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 64,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['address'],
+          properties: {
+            address: { type: 'string', minLength: 1, maxLength: 253 },
+            port: { type: 'integer' },
+            weight: { type: 'integer', minimum: 1, maximum: 256 },
+            tls: { type: 'boolean' }
+          }
+        }
+      }
+    }
+  }
+} as const
+
+/** Validates and normalizes a domain body (pure). Throws a 400 LumosError on bad input. */
+export function normalizeDomainBody (body: DomainBody): { hostname: string, aliases: string[], serverIds: string[], origins: Origin[] } {
+  const hostname = normalizeHostname(body.hostname)
+  const aliases = [...new Set((body.aliases ?? []).map(normalizeHostname))].filter(a => a !== hostname)
+  const origins = body.origins.map(o => ({
+    address: normalizeOriginAddress(o.address),
+    port: checkPort(o.port ?? (o.tls === true ? 443 : 80), 'origin'),
+    weight: o.weight ?? 100,
+    tls: o.tls ?? false
+  }))
+  return { hostname, aliases, serverIds: body.servers, origins }
+}
+
+async function hostnameOps (store: CoordinatorStore, accountId: string, domainId: string, names: string[], previous: string[]): Promise<StoreOp[]> {
+  for (const name of names) {
+    const owner = await store.getHostname(name)
+    if (owner !== undefined && owner.domainId !== domainId) {
+      throw coordinatorError('HOSTNAME_TAKEN', `${name} is already served by domain ${owner.domainId}; remove it there first`)
+    }
+  }
+  const released = previous.filter(name => !names.includes(name)).map(hostname => ({ type: 'hostnameRelease' as const, hostname }))
+  return [...released, ...names.map(hostname => ({ type: 'hostname' as const, hostname, accountId, domainId }))]
+}
+
+function checkServers (state: AccountState, serverIds: string[]): void {
+  const active = new Set(state.servers.filter(s => s.status !== 'decommissioned').map(s => s.id))
+  const unknown = serverIds.filter(id => !active.has(id))
+  if (unknown.length > 0) {
+    throw coordinatorError('UNKNOWN_SERVER', `server(s) ${unknown.join(', ')} are not active servers of this account; list them with GET /v1/accounts/:accountId/servers`)
+  }
+}
+
+export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  app.post<{ Params: { accountId: string }, Body: DomainBody }>('/v1/accounts/:accountId/domains', { schema: domainSchema }, async (request, reply) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    const input = normalizeDomainBody(request.body)
+    const domain = await ctx.versions.commit(account.id, async (state) => {
+      checkServers(state, input.serverIds)
+      const now = new Date(ctx.now()).toISOString()
+      const record: DomainRecord = { id: newId('dom'), accountId: account.id, ...input, createdAt: now, updatedAt: now }
+      const names = await hostnameOps(ctx.store, account.id, record.id, [record.hostname, ...record.aliases], [])
+      return { ops: [{ type: 'domain', value: record }, ...names], result: record }
+    })
+    request.log.info({ account: account.id, domain: domain.hostname }, 'domain created')
+    return await reply.code(201).send({ domain })
+  })
+
+  app.put<{ Params: { accountId: string, domainId: string }, Body: DomainBody }>('/v1/accounts/:accountId/domains/:domainId', { schema: domainSchema }, async (request) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    const input = normalizeDomainBody(request.body)
+    const domain = await ctx.versions.commit(account.id, async (state) => {
+      const existing = state.domains.find(d => d.id === request.params.domainId)
+      if (existing === undefined) throw notFound('domain', request.params.domainId)
+      checkServers(state, input.serverIds)
+      const record: DomainRecord = { ...existing, ...input, updatedAt: new Date(ctx.now()).toISOString() }
+      const names = await hostnameOps(ctx.store, account.id, record.id, [record.hostname, ...record.aliases], [existing.hostname, ...existing.aliases])
+      return { ops: [{ type: 'domain', value: record }, ...names], result: record }
+    })
+    request.log.info({ account: account.id, domain: domain.hostname }, 'domain updated')
+    return { domain }
+  })
+
+  app.get<{ Params: { accountId: string } }>('/v1/accounts/:accountId/domains', async (request) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    return { domains: await ctx.store.listDomains(account.id) }
+  })
+
+  app.get<{ Params: { accountId: string, domainId: string } }>('/v1/accounts/:accountId/domains/:domainId', async (request) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    const domain = await ctx.store.getDomain(account.id, request.params.domainId)
+    if (domain === undefined) throw notFound('domain', request.params.domainId)
+    return { domain }
+  })
+}

@@ -1,0 +1,74 @@
+// /v1/accounts/:accountId/servers: shield servers of an account. Creating one returns its
+// connection token once; the store keeps only the token's SHA-256 hash and prefix.
+import type { FastifyInstance } from 'fastify'
+import { isIP } from 'node:net'
+import { coordinatorError } from '../errors.ts'
+import { newId } from '../ids.ts'
+import { PLAN_SERVER_LIMIT, type ServerRecord } from '../model.ts'
+import { notFound } from './accounts.ts'
+import { newSecret } from './auth.ts'
+import type { ApiContext } from './context.ts'
+
+const createServerSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 100 },
+      publicIp: { type: 'string', maxLength: 45 }
+    }
+  }
+} as const
+
+/** The server as API clients see it: no token hash. */
+export function publicServer (server: ServerRecord): Omit<ServerRecord, 'tokenHash'> {
+  const { tokenHash: _hidden, ...rest } = server
+  return rest
+}
+
+export async function serverRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  app.post<{ Params: { accountId: string }, Body: { name: string, publicIp?: string } }>('/v1/accounts/:accountId/servers', { schema: createServerSchema }, async (request, reply) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    const publicIp = request.body.publicIp ?? ''
+    if (publicIp !== '' && isIP(publicIp) === 0) {
+      throw coordinatorError('VALIDATION_FAILED', `publicIp "${publicIp}" is not an IPv4 or IPv6 address`)
+    }
+    const token = newSecret('lgt')
+    const server = await ctx.versions.commit(account.id, async (state) => {
+      const active = state.servers.filter(s => s.status !== 'decommissioned').length
+      const limit = PLAN_SERVER_LIMIT[account.plan]
+      if (active >= limit) {
+        throw coordinatorError('PLAN_LIMIT', `plan ${account.plan} allows ${limit} server(s) and the account has ${active}; upgrade the plan or decommission a server`)
+      }
+      const record: ServerRecord = {
+        id: newId('srv'),
+        accountId: account.id,
+        name: request.body.name,
+        publicIp,
+        status: 'pending',
+        tokenHash: token.hash,
+        tokenPrefix: token.prefix,
+        peerId: '',
+        multiaddrs: [],
+        createdAt: new Date(ctx.now()).toISOString(),
+        enrolledAt: null
+      }
+      return { ops: [{ type: 'server', value: record }, { type: 'serverToken', hash: token.hash, accountId: account.id, serverId: record.id }], result: record }
+    })
+    request.log.info({ account: account.id, server: server.id }, 'server created')
+    return await reply.code(201).send({ server: publicServer(server), token: token.secret })
+  })
+
+  app.get<{ Params: { accountId: string } }>('/v1/accounts/:accountId/servers', async (request) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    return { servers: (await ctx.store.listServers(account.id)).map(publicServer) }
+  })
+
+  app.get<{ Params: { accountId: string, serverId: string } }>('/v1/accounts/:accountId/servers/:serverId', async (request) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    const server = await ctx.store.getServer(account.id, request.params.serverId)
+    if (server === undefined) throw notFound('server', request.params.serverId)
+    return { server: publicServer(server) }
+  })
+}

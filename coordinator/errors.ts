@@ -1,0 +1,22 @@
+// Error catalog of the coordinator: stable code → HTTP status and what it means.
+// API answers carry { code, message }; docs/errors.md lists every code.
+import { LumosError } from '../proto/lumos-error.ts'
+
+export const COORDINATOR_ERRORS = {
+  UNAUTHORIZED: { status: 401, summary: 'Missing or unknown API key; send "Authorization: Bearer <key>".' },
+  FORBIDDEN: { status: 403, summary: 'The API key belongs to another account, or the route needs the admin key.' },
+  VALIDATION_FAILED: { status: 400, summary: 'The request body or parameters do not match the route schema.' },
+  NOT_FOUND: { status: 404, summary: 'The account, server or domain does not exist.' },
+  PLAN_LIMIT: { status: 409, summary: 'The account plan allows no more servers; upgrade the plan or decommission a server.' },
+  HOSTNAME_TAKEN: { status: 409, summary: 'Another domain already uses this hostname or alias.' },
+  UNKNOWN_SERVER: { status: 400, summary: 'A domain lists a server id that is not an active server of the account.' },
+  INVALID_TOKEN: { status: 401, summary: 'The connection token is unknown or its server was decommissioned; create a new server.' },
+  TOKEN_ALREADY_USED: { status: 409, summary: 'The token was already enrolled by another node identity; decommission and re-create the server.' },
+  INVALID_PEER_ID: { status: 400, summary: 'The libp2p peer id sent at enrollment does not parse.' }
+} as const
+
+export type CoordinatorErrorCode = keyof typeof COORDINATOR_ERRORS
+
+export function coordinatorError (code: CoordinatorErrorCode, message: string, details?: Record<string, unknown>): LumosError {
+  return new LumosError(code, message, { status: COORDINATOR_ERRORS[code].status, details })
+}

@@ -1,0 +1,27 @@
+# Rendered by lumos-node from the signed config of account {{ACCOUNT}}.
+# Do not edit: the next version overwrites this file.
+global
+    stats socket {{RUN_DIR}}/admin.sock mode 600 level admin expose-fd listeners
+    stats timeout 30s
+    log stderr format short local0 notice
+
+defaults
+    mode http
+    log global
+    option httplog
+    option forwardfor
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    timeout http-request 10s
+    default-server init-addr last,libc,none
+
+frontend shield_http
+    bind {{HTTP_BIND}}
+    http-request set-var(txn.site) req.hdr(host),lower,field(1,:),map({{MAP_FILE}})
+    use_backend %[var(txn.site)] if { var(txn.site) -m found }
+    default_backend unknown_site
+
+backend unknown_site
+    http-request return status 404 content-type text/plain string "lumos: no site for this host on this shield\n"
+{{BACKENDS}}

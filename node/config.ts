@@ -1,0 +1,45 @@
+// Reads the shield node's settings from the environment once, validates them and freezes
+// the result. Nothing else reads process.env.
+import { resolve } from 'node:path'
+import { LumosError } from '../proto/lumos-error.ts'
+
+export interface NodeConfig {
+  /** One-time connection token; needed only until the node is enrolled. */
+  token: string | undefined
+  coordinatorUrl: string
+  dataDir: string
+  httpBind: string
+  p2pHost: string
+  p2pPort: number
+  haproxyBinary: string
+  templateFile: string
+  logLevel: string
+  /** Stop HAProxy too when the daemon stops (demo/tests; production keeps serving). */
+  stopHaproxyOnExit: boolean
+}
+
+export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
+  const coordinatorUrl = env.LUMOS_COORDINATOR ?? ''
+  try {
+    const url = new URL(coordinatorUrl)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)')
+  } catch {
+    throw new LumosError('BAD_CONFIG', `set LUMOS_COORDINATOR to the coordinator URL, e.g. https://lumos.example.com (got "${coordinatorUrl}")`)
+  }
+  const p2pPort = Number(env.LUMOS_P2P_PORT ?? 7702)
+  if (!Number.isInteger(p2pPort) || p2pPort < 0 || p2pPort > 65535) throw new LumosError('BAD_CONFIG', `LUMOS_P2P_PORT=${env.LUMOS_P2P_PORT} is not a port number`)
+  const httpBind = env.LUMOS_HTTP_BIND ?? ':80'
+  if (!/^[0-9a-fA-F.:[\]]*:\d{1,5}$/.test(httpBind)) throw new LumosError('BAD_CONFIG', `LUMOS_HTTP_BIND=${httpBind} must look like 127.0.0.1:8080 or :80`)
+  return Object.freeze({
+    token: env.LUMOS_TOKEN === '' ? undefined : env.LUMOS_TOKEN,
+    coordinatorUrl: coordinatorUrl.replace(/\/+$/, ''),
+    dataDir: resolve(env.LUMOS_DATA_DIR ?? '/var/lib/lumos'),
+    httpBind,
+    p2pHost: env.LUMOS_P2P_HOST ?? '0.0.0.0',
+    p2pPort,
+    haproxyBinary: env.LUMOS_HAPROXY_BIN ?? 'haproxy',
+    templateFile: resolve(env.LUMOS_TEMPLATE ?? new URL('../haproxy-templates/haproxy.cfg.tpl', import.meta.url).pathname),
+    logLevel: env.LUMOS_LOG_LEVEL ?? 'info',
+    stopHaproxyOnExit: env.LUMOS_STOP_HAPROXY === '1'
+  })
+}

@@ -1,0 +1,135 @@
+// The shield node's side of the mesh: joins the account's config topic with a validator,
+// keeps connections to the coordinator and to every server of the latest signed version
+// (and only those: connection gater), and pulls missing versions over /lumos/sync/1
+// whenever a peer connects.
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Logger } from 'pino'
+import type { ConfigVersion, SignedEnvelope, SyncRequest } from '../../proto/codec.ts'
+import { createMeshPeer, type MeshPeer } from '../../proto/mesh-peer.ts'
+import { requestSync, serveSync } from '../../proto/sync-protocol.ts'
+
+export type Verdict = 'accept' | 'reject' | 'ignore'
+
+export interface NodeMeshInit {
+  privateKey: Parameters<typeof createMeshPeer>[0]['privateKey']
+  listen: string[]
+  logger: Logger
+  /** Judges a gossip message before it is forwarded (signature, account, version). */
+  validate: (data: Uint8Array, from: PeerId) => Verdict
+  /** Receives every accepted gossip message and every envelope fetched by sync. */
+  onEnvelope: (envelope: Uint8Array | SignedEnvelope, from: string) => Promise<void>
+  /** What this node has, for answering and sending sync requests. */
+  syncSource: (request: SyncRequest) => Promise<Uint8Array[]>
+  haveVersion: () => number
+}
+
+const REDIAL_MS = 2000
+
+export class NodeMesh {
+  private readonly init: NodeMeshInit
+  private readonly allowed = new Set<string>()
+  private readonly dialTargets = new Map<string, string[]>()
+  private peer: MeshPeer | undefined
+  private topic = ''
+  private accountId = ''
+  private redialTimer: NodeJS.Timeout | undefined
+
+  constructor (init: NodeMeshInit) {
+    this.init = init
+  }
+
+  get libp2p (): MeshPeer {
+    if (this.peer === undefined) throw new Error('node mesh not started')
+    return this.peer
+  }
+
+  /** Starts listening; nobody may connect until join() names the coordinator. */
+  async start (): Promise<void> {
+    this.peer = await createMeshPeer({
+      privateKey: this.init.privateKey,
+      listen: this.init.listen,
+      isPeerAllowed: (peer) => this.allowed.has(peer.toString())
+    })
+    await serveSync(this.peer, this.init.syncSource)
+  }
+
+  multiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  /** Joins the account topic and connects to the coordinator's bootstrap addresses. */
+  join (accountId: string, topic: string, coordinatorPeerId: string, bootstrap: string[]): void {
+    const peer = this.libp2p
+    const pubsub = peer.services.pubsub
+    this.topic = topic
+    this.accountId = accountId
+    this.allowed.add(coordinatorPeerId)
+    this.dialTargets.set(coordinatorPeerId, bootstrap)
+    pubsub.topicValidators.set(topic, (from, message) => {
+      const verdict = this.init.validate(message.data, from)
+      return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+    })
+    pubsub.addEventListener('message', (event) => {
+      if (event.detail.topic !== this.topic) return
+      const from = event.detail.type === 'signed' ? event.detail.from.toString() : 'unknown'
+      this.init.onEnvelope(event.detail.data, from).catch(err => this.init.logger.warn({ err, peer: from }, 'gossiped envelope not applied'))
+    })
+    pubsub.subscribe(topic)
+    peer.addEventListener('peer:connect', (event) => { void this.syncFrom(event.detail) })
+    this.redialTimer = setInterval(() => { void this.dialMissing() }, REDIAL_MS)
+    void this.dialMissing()
+  }
+
+  /** Follows a new signed version: its servers become the allow-list and dial targets. */
+  follow (config: ConfigVersion, selfPeerId: string, coordinatorPeerId: string): void {
+    const listed = new Set([coordinatorPeerId])
+    for (const server of config.servers) {
+      if (server.peerId === '' || server.peerId === selfPeerId) continue
+      listed.add(server.peerId)
+      this.dialTargets.set(server.peerId, server.multiaddrs)
+    }
+    for (const peerId of [...this.allowed]) {
+      if (listed.has(peerId)) continue
+      this.allowed.delete(peerId)
+      this.dialTargets.delete(peerId)
+      this.init.logger.info({ peer: peerId }, 'peer no longer in the signed config; disconnecting')
+      void this.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {})
+    }
+    for (const peerId of listed) this.allowed.add(peerId)
+    void this.dialMissing()
+  }
+
+  private async dialMissing (): Promise<void> {
+    const peer = this.libp2p
+    const connected = new Set(peer.getPeers().map(p => p.toString()))
+    await Promise.all([...this.dialTargets].filter(([peerId]) => !connected.has(peerId)).map(async ([, addrs]) => {
+      for (const addr of addrs) {
+        try {
+          await peer.dial(multiaddr(addr), { signal: AbortSignal.timeout(3000) })
+          return
+        } catch (err) {
+          this.init.logger.debug({ err, addr }, 'dial failed; will retry')
+        }
+      }
+    }))
+  }
+
+  /** Asks a freshly connected peer for versions newer than ours (it may be a relay: we verify). */
+  async syncFrom (remote: PeerId): Promise<void> {
+    if (!this.allowed.has(remote.toString())) return
+    try {
+      const envelopes = await requestSync(this.libp2p, remote, { accountId: this.accountId, haveVersion: this.init.haveVersion() })
+      for (const envelope of envelopes) await this.init.onEnvelope(envelope, remote.toString())
+    } catch (err) {
+      this.init.logger.debug({ err, peer: remote.toString() }, 'sync from peer failed')
+    }
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.redialTimer)
+    await this.peer?.stop()
+  }
+}

@@ -1,0 +1,56 @@
+// LevelDB store of a shield node: the last signed versions it received (as received, so
+// they can be re-verified and served to peers) and the pointer to the applied one.
+// A version is durable here (fsynced) before the node applies it.
+import { Level } from 'level'
+
+export const KEEP_VERSIONS = 20
+
+export interface AppliedPointer {
+  version: number
+  /** Hash of the rendered HAProxy files for that version. */
+  renderHash: string
+}
+
+const versionKey = (version: number): string => String(version).padStart(16, '0')
+
+export class NodeStore {
+  private readonly db: Level<string, unknown>
+  private readonly versions
+  private readonly meta
+
+  constructor (location: string) {
+    this.db = new Level<string, unknown>(location, { valueEncoding: 'json' })
+    this.versions = this.db.sublevel<string, Uint8Array>('versions', { valueEncoding: 'view' })
+    this.meta = this.db.sublevel<string, AppliedPointer>('meta', { valueEncoding: 'json' })
+  }
+
+  async open (): Promise<void> { await this.db.open() }
+  async close (): Promise<void> { await this.db.close() }
+
+  /** Persists a received envelope and prunes versions beyond the last KEEP_VERSIONS. */
+  async putVersion (version: number, envelope: Uint8Array): Promise<void> {
+    const batch = this.versions.batch()
+    batch.put(versionKey(version), envelope)
+    for await (const key of this.versions.keys({ lt: versionKey(version - KEEP_VERSIONS + 1) })) batch.del(key)
+    await batch.write({ sync: true } as never)
+  }
+
+  async latest (): Promise<{ version: number, envelope: Uint8Array } | undefined> {
+    for await (const [key, envelope] of this.versions.iterator({ reverse: true, limit: 1 })) {
+      return { version: Number(key), envelope }
+    }
+    return undefined
+  }
+
+  async getVersion (version: number): Promise<Uint8Array | undefined> {
+    return await this.versions.get(versionKey(version))
+  }
+
+  async applied (): Promise<AppliedPointer | undefined> {
+    return await this.meta.get('applied')
+  }
+
+  async setApplied (pointer: AppliedPointer): Promise<void> {
+    await this.meta.put('applied', pointer, { sync: true } as never)
+  }
+}

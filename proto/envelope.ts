@@ -1,0 +1,76 @@
+// Signing and verification of SignedEnvelopes with ed25519 (node:crypto). The coordinator
+// signs; nodes verify against the public key they pinned at enrollment. A verified
+// envelope is only authentic: account, version order and chain are checked by the caller.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
+import { configVersionCodec, signedEnvelopeCodec, type ConfigVersion, type SignedEnvelope } from './codec.ts'
+import { LumosError } from './lumos-error.ts'
+
+export interface SigningKey {
+  privateKey: KeyObject
+  publicKey: KeyObject
+  keyId: string
+}
+
+/** Public key as base64 SPKI DER: the form pinned by nodes and shown to operators. */
+export function exportPublicKey (key: KeyObject): string {
+  return key.export({ format: 'der', type: 'spki' }).toString('base64')
+}
+
+export function importPublicKey (spkiBase64: string): KeyObject {
+  try {
+    return createPublicKey({ key: Buffer.from(spkiBase64, 'base64'), format: 'der', type: 'spki' })
+  } catch (err) {
+    throw new LumosError('BAD_PUBLIC_KEY', 'the pinned coordinator key is not a valid ed25519 SPKI key; re-enroll the node', { cause: err })
+  }
+}
+
+export function keyIdOf (publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex').slice(0, 16)
+}
+
+export function generateSigningKey (): SigningKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  return { privateKey, publicKey, keyId: keyIdOf(publicKey) }
+}
+
+export function exportSigningKey (key: SigningKey): string {
+  return key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
+}
+
+export function importSigningKey (pkcs8Pem: string): SigningKey {
+  const privateKey = createPrivateKey(pkcs8Pem)
+  const publicKey = createPublicKey(privateKey)
+  return { privateKey, publicKey, keyId: keyIdOf(publicKey) }
+}
+
+export function payloadHash (payload: Uint8Array): Uint8Array {
+  return createHash('sha256').update(payload).digest()
+}
+
+export function signConfigVersion (config: ConfigVersion, key: SigningKey): SignedEnvelope {
+  const payload = configVersionCodec.encode(config)
+  return { payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId }
+}
+
+export function encodeEnvelope (envelope: SignedEnvelope): Uint8Array {
+  return signedEnvelopeCodec.encode(envelope)
+}
+
+/**
+ * Decodes wire bytes into an envelope and its ConfigVersion, verifying the signature
+ * against `publicKey`. Throws MALFORMED_MESSAGE, UNKNOWN_KEY or BAD_SIGNATURE.
+ */
+export function openEnvelope (bytes: Uint8Array, publicKey: KeyObject): { envelope: SignedEnvelope, config: ConfigVersion, hash: Uint8Array } {
+  const envelope = signedEnvelopeCodec.decode(bytes)
+  return { envelope, ...verifyEnvelope(envelope, publicKey) }
+}
+
+export function verifyEnvelope (envelope: SignedEnvelope, publicKey: KeyObject): { config: ConfigVersion, hash: Uint8Array } {
+  if (envelope.keyId !== keyIdOf(publicKey)) {
+    throw new LumosError('UNKNOWN_KEY', `envelope signed by key ${envelope.keyId}, which is not the pinned coordinator key`)
+  }
+  if (envelope.signature.length !== 64 || !verify(null, envelope.payload, publicKey, envelope.signature)) {
+    throw new LumosError('BAD_SIGNATURE', 'envelope signature does not verify against the pinned coordinator key')
+  }
+  return { config: configVersionCodec.decode(envelope.payload), hash: payloadHash(envelope.payload) }
+}

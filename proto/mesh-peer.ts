@@ -1,0 +1,68 @@
+// The libp2p peer every mesh member runs (coordinator and shield nodes alike): TCP, noise,
+// yamux, identify and gossipsub with options for a small fleet (1-20 peers, see
+// docs/decisions/002-gossipsub.md). Topic names and protocol ids live here too.
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+
+export const SYNC_PROTOCOL = '/lumos/sync/1'
+/** Largest message accepted on gossip or sync streams. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+export function configTopic (accountId: string): string {
+  return `lumos/${accountId}/config/1`
+}
+
+export type MeshPeer = Libp2p<{ pubsub: GossipSub, identify: unknown }>
+
+export interface MeshPeerInit {
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on, e.g. /ip4/127.0.0.1/tcp/4001 */
+  listen: string[]
+  /** Decides which remote peers may connect (the allow-list); everyone when omitted. */
+  isPeerAllowed?: (peer: PeerId) => boolean
+}
+
+export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
+  const allowed = init.isPeerAllowed ?? (() => true)
+  const gater: ConnectionGater = {
+    denyDialPeer: async (peer) => !allowed(peer),
+    denyInboundEncryptedConnection: async (peer) => !allowed(peer),
+    denyOutboundEncryptedConnection: async (peer) => !allowed(peer)
+  }
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: gater,
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        floodPublish: true,
+        emitSelf: false,
+        heartbeatInterval: 700,
+        maxInboundDataLength: MAX_MESSAGE_BYTES
+      })
+    }
+  })
+}
+
+export async function newPeerKey (): Promise<PrivateKey> {
+  return await generateKeyPair('Ed25519')
+}
+
+export function encodePeerKey (key: PrivateKey): string {
+  return Buffer.from(privateKeyToProtobuf(key)).toString('base64')
+}
+
+export function decodePeerKey (encoded: string): PrivateKey {
+  return privateKeyFromProtobuf(Buffer.from(encoded, 'base64'))
+}
