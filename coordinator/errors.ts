@@ -12,7 +12,8 @@ export const COORDINATOR_ERRORS = {
   UNKNOWN_SERVER: { status: 400, summary: 'A domain lists a server id that is not an active server of the account.' },
   INVALID_TOKEN: { status: 401, summary: 'The connection token is unknown or its server was decommissioned; create a new server.' },
   TOKEN_ALREADY_USED: { status: 409, summary: 'The token was already enrolled by another node identity; decommission and re-create the server.' },
-  INVALID_PEER_ID: { status: 400, summary: 'The libp2p peer id sent at enrollment does not parse.' }
+  INVALID_PEER_ID: { status: 400, summary: 'The libp2p peer id sent at enrollment does not parse.' },
+  INTERNAL: { status: 500, summary: 'An unexpected failure inside the coordinator; the details are in its log, not in the answer.' }
 } as const
 
 export type CoordinatorErrorCode = keyof typeof COORDINATOR_ERRORS

@@ -30,10 +30,13 @@ export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
   if (!Number.isInteger(p2pPort) || p2pPort < 0 || p2pPort > 65535) throw new LumosError('BAD_CONFIG', `LUMOS_P2P_PORT=${env.LUMOS_P2P_PORT} is not a port number`)
   const httpBind = env.LUMOS_HTTP_BIND ?? ':80'
   if (!/^[0-9a-fA-F.:[\]]*:\d{1,5}$/.test(httpBind)) throw new LumosError('BAD_CONFIG', `LUMOS_HTTP_BIND=${httpBind} must look like 127.0.0.1:8080 or :80`)
+  const dataDir = resolve(env.LUMOS_DATA_DIR ?? '/var/lib/lumos')
+  // HAProxy refuses unix socket paths over 97 bytes; its sockets live in <dataDir>/haproxy.
+  if (`${dataDir}/haproxy/master.sock`.length > 97) throw new LumosError('BAD_CONFIG', `LUMOS_DATA_DIR=${dataDir} is too long for HAProxy's socket paths; use a directory path of at most 78 characters`)
   return Object.freeze({
     token: env.LUMOS_TOKEN === '' ? undefined : env.LUMOS_TOKEN,
     coordinatorUrl: coordinatorUrl.replace(/\/+$/, ''),
-    dataDir: resolve(env.LUMOS_DATA_DIR ?? '/var/lib/lumos'),
+    dataDir,
     httpBind,
     p2pHost: env.LUMOS_P2P_HOST ?? '0.0.0.0',
     p2pPort,

@@ -47,15 +47,20 @@ export class ShieldNode {
     await this.init.applier.schedule(config)
   }
 
-  /** Gossip validator: synchronous, so it uses the in-memory latest version. */
+  /**
+   * Gossip validator: synchronous, so it uses the in-memory latest version.
+   * 'ignore' only for a copy of the version we hold (a duplicate is no fault of the sender);
+   * anything unsigned, for another account or older than what we hold (a replay) is
+   * 'reject': gossipsub drops it, does not forward it, and reports it to peer scoring.
+   */
   validate (data: Uint8Array, from: PeerId): Verdict {
     try {
       const { config } = openEnvelope(data, this.init.coordinatorKey)
+      if (config.accountId === this.init.enrollment.accountId && config.version === this.latestVersion) return 'ignore'
       checkCandidate(config, this.init.enrollment.accountId, this.latestVersion)
       return 'accept'
     } catch (err) {
       const code = isLumosError(err) ? err.code : 'UNKNOWN'
-      if (code === 'STALE_VERSION') return 'ignore'
       this.init.logger.warn({ peer: from.toString(), code, reason: (err as Error).message }, 'gossip message rejected')
       return 'reject'
     }

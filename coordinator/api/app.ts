@@ -22,7 +22,12 @@ export interface ApiInit {
 }
 
 export async function buildApi (init: ApiInit): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: init.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 })
+  const app = Fastify({
+    loggerInstance: init.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // fastify's default ajv strips unknown fields; we reject them (additionalProperties: false → 400).
+    ajv: { customOptions: { removeAdditional: false } }
+  })
   const auth = createAuthenticator(init.store, init.adminKeyHash)
   const ctx: ApiContext = {
     store: init.store,

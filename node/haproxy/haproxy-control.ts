@@ -66,7 +66,7 @@ export class HaproxyControl {
   /** Runs `haproxy -c` on a config file; throws HAPROXY_INVALID_CONFIG with HAProxy's message. */
   async check (configFile: string): Promise<void> {
     try {
-      await execFileAsync(this.paths.binary, ['-c', '-q', '-f', configFile], { timeout: 60_000 })
+      await execFileAsync(this.paths.binary, ['-c', '-f', configFile], { timeout: 60_000 })
     } catch (err) {
       const output = `${(err as { stderr?: string }).stderr ?? ''}${(err as { stdout?: string }).stdout ?? ''}`.trim()
       throw new LumosError('HAPROXY_INVALID_CONFIG', `haproxy -c rejected the rendered config: ${output.slice(0, 2000) || (err as Error).message}`, { cause: err })

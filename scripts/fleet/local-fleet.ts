@@ -1,0 +1,213 @@
+// LocalFleet: a real fleet on loopback for the demo and the end-to-end tests — a
+// coordinator process, N shield node processes (each with its own HAProxy, data dir and
+// ports) and small origin HTTP servers. Every process logs to <baseDir>/logs.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { createServer, request, type Server } from 'node:http'
+import { createServer as createNetServer } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { HaproxyControl } from '../../node/haproxy/haproxy-control.ts'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createNetServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export async function waitFor<T> (what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (err) {
+      lastError = err
+    }
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`)
+}
+
+/** GET http://127.0.0.1:port/path with a Host header; resolves status and body. */
+// node:http, not fetch: fetch does not let callers set the Host header.
+export async function httpGet (port: number, host: string, path = '/'): Promise<{ status: number, body: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, timeout: 3000, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`GET ${host}${path} on port ${port} timed out`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+export interface ShieldProcess {
+  index: number
+  name: string
+  serverId: string
+  token: string
+  httpPort: number
+  p2pPort: number
+  dataDir: string
+  process: ChildProcess | undefined
+  haproxy: HaproxyControl
+}
+
+export interface FleetOptions {
+  baseDir: string
+  nodeCount: number
+  adminKey?: string
+  logLevel?: string
+}
+
+export class LocalFleet {
+  readonly baseDir: string
+  readonly adminKey: string
+  readonly nodes: ShieldProcess[] = []
+  coordinatorUrl = ''
+  accountId = ''
+  private coordinator: ChildProcess | undefined
+  private coordinatorPorts = { http: 0, p2p: 0 }
+  private readonly origins: Server[] = []
+  private readonly logLevel: string
+
+  constructor (options: FleetOptions) {
+    this.baseDir = options.baseDir
+    this.adminKey = options.adminKey ?? 'local-fleet-admin-key-0123456789'
+    this.logLevel = options.logLevel ?? 'info'
+  }
+
+  /** Starts the coordinator, creates an account and `nodeCount` servers, starts their nodes. */
+  static async start (options: FleetOptions): Promise<LocalFleet> {
+    const fleet = new LocalFleet(options)
+    await mkdir(join(fleet.baseDir, 'logs'), { recursive: true })
+    fleet.coordinatorPorts = { http: await freePort(), p2p: await freePort() }
+    fleet.coordinatorUrl = `http://127.0.0.1:${fleet.coordinatorPorts.http}`
+    await fleet.startCoordinator()
+    const { account } = await fleet.api<{ account: { id: string } }>('POST', '/v1/accounts', { name: 'local fleet', plan: 'pro' })
+    fleet.accountId = account.id
+    for (let index = 1; index <= options.nodeCount; index++) {
+      const name = `shield-${index}`
+      const { server, token } = await fleet.api<{ server: { id: string }, token: string }>('POST', `/v1/accounts/${account.id}/servers`, { name })
+      const dataDir = join(fleet.baseDir, name)
+      const runDir = join(dataDir, 'haproxy')
+      fleet.nodes.push({
+        index, name, serverId: server.id, token, dataDir,
+        httpPort: await freePort(),
+        p2pPort: await freePort(),
+        process: undefined,
+        haproxy: new HaproxyControl({ binary: 'haproxy', configFile: join(runDir, 'haproxy.cfg'), masterSocket: join(runDir, 'master.sock'), pidFile: join(runDir, 'haproxy.pid') })
+      })
+    }
+    await Promise.all(fleet.nodes.map(async node => { await fleet.startNode(node.index) }))
+    return fleet
+  }
+
+  node (index: number): ShieldProcess {
+    const node = this.nodes[index - 1]
+    if (node === undefined) throw new Error(`no node ${index}`)
+    return node
+  }
+
+  /** Calls the coordinator API with the admin key; throws on non-2xx with the API's code. */
+  async api<T> (method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.apiRaw(method, path, body)
+    if (response.status >= 300) throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(response.body)}`)
+    return response.body as T
+  }
+
+  async apiRaw (method: string, path: string, body?: unknown): Promise<{ status: number, body: Record<string, unknown> }> {
+    const response = await fetch(`${this.coordinatorUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000)
+    })
+    return { status: response.status, body: await response.json() as Record<string, unknown> }
+  }
+
+  private spawnLogged (name: string, script: string, env: Record<string, string>): ChildProcess {
+    const log = createWriteStream(join(this.baseDir, 'logs', `${name}.log`), { flags: 'a' })
+    const child = spawn(process.execPath, [join(ROOT, script)], { env: { ...process.env, LUMOS_LOG_LEVEL: this.logLevel, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout?.pipe(log)
+    child.stderr?.pipe(log)
+    return child
+  }
+
+  async startCoordinator (): Promise<void> {
+    this.coordinator = this.spawnLogged('coordinator', 'coordinator/bin.ts', {
+      LUMOS_ADMIN_KEY: this.adminKey,
+      LUMOS_DATA_DIR: join(this.baseDir, 'coordinator'),
+      LUMOS_HTTP_PORT: String(this.coordinatorPorts.http),
+      LUMOS_P2P_PORT: String(this.coordinatorPorts.p2p)
+    })
+    await waitFor('coordinator API', async () => (await fetch(`${this.coordinatorUrl}/v1/health`)).ok ? true : undefined)
+  }
+
+  async stopCoordinator (): Promise<void> {
+    await stopProcess(this.coordinator)
+    this.coordinator = undefined
+  }
+
+  async startNode (index: number): Promise<void> {
+    const node = this.node(index)
+    node.process = this.spawnLogged(node.name, 'node/bin.ts', {
+      LUMOS_TOKEN: node.token,
+      LUMOS_COORDINATOR: this.coordinatorUrl,
+      LUMOS_DATA_DIR: node.dataDir,
+      LUMOS_HTTP_BIND: `127.0.0.1:${node.httpPort}`,
+      LUMOS_P2P_HOST: '127.0.0.1',
+      LUMOS_P2P_PORT: String(node.p2pPort)
+    })
+    await waitFor(`${node.name} HAProxy`, async () => await node.haproxy.status())
+  }
+
+  /** Stops a node's daemon; with `haproxy: true` its HAProxy too (like systemctl stop). */
+  async stopNode (index: number, options: { haproxy?: boolean, signal?: NodeJS.Signals } = {}): Promise<void> {
+    const node = this.node(index)
+    await stopProcess(node.process, options.signal)
+    node.process = undefined
+    if (options.haproxy === true) await node.haproxy.stop()
+  }
+
+  /** An origin HTTP server answering "<name> <path>" on a free loopback port. */
+  async startOrigin (name: string): Promise<number> {
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end(`${name} ${req.url ?? '/'}\n`)
+    })
+    const port = await freePort()
+    await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve))
+    this.origins.push(server)
+    return port
+  }
+
+  async stop (): Promise<void> {
+    await Promise.all(this.nodes.map(async node => { await this.stopNode(node.index, { haproxy: true }) }))
+    await this.stopCoordinator()
+    await Promise.all(this.origins.map(async server => { await new Promise(resolve => server.close(resolve)); server.closeAllConnections() }))
+  }
+}
+
+async function stopProcess (child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  child.kill(signal)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+}
