@@ -4,11 +4,12 @@
 import type { Logger } from 'pino'
 import type { ConfigVersion } from '../proto/codec.ts'
 import { encodeEnvelope, payloadHash, signConfigVersion, type SigningKey } from '../proto/envelope.ts'
-import type { DomainRecord, ServerRecord, VersionHead } from './model.ts'
+import type { Account, DomainRecord, ServerRecord, VersionHead } from './model.ts'
 import type { CoordinatorStore, StoreOp } from './store/store.ts'
 
 export interface AccountState {
   accountId: string
+  account: Account
   servers: ServerRecord[]
   domains: DomainRecord[]
 }
@@ -21,12 +22,15 @@ export function buildConfigVersion (state: AccountState, version: number, previo
     version,
     previousHash,
     issuedAtMs,
-    servers: state.servers.filter(s => s.status !== 'decommissioned').sort(byId).map(s => ({
+    servers: state.servers.filter(s => s.cutAt == null).sort(byId).map(s => ({
       id: s.id, name: s.name, peerId: s.peerId, multiaddrs: [...s.multiaddrs].sort(), publicIp: s.publicIp, status: s.status
     })),
-    domains: [...state.domains].sort((a, b) => a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0).map(d => ({
-      id: d.id, hostname: d.hostname, aliases: [...d.aliases].sort(), serverIds: d.serverIds, origins: d.origins
-    }))
+    domains: [...state.domains].sort((a, b) => a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0).map(d => {
+      const { accountId: _a, createdAt: _c, updatedAt: _u, ...domain } = d
+      return { ...domain, aliases: [...d.aliases].sort() }
+    }),
+    accountIpBlacklist: [...state.account.ipBlacklist].sort(),
+    challengeKey: Buffer.from(state.account.challengeKey, 'base64')
   }
 }
 
@@ -38,7 +42,8 @@ function applyOps (state: AccountState, ops: StoreOp[]): AccountState {
     if (op.type === 'server') servers.set(op.value.id, op.value)
     if (op.type === 'domain') domains.set(op.value.id, op.value)
   }
-  return { accountId: state.accountId, servers: [...servers.values()], domains: [...domains.values()] }
+  const account = ops.findLast(op => op.type === 'account')?.value ?? state.account
+  return { accountId: state.accountId, account, servers: [...servers.values()], domains: [...domains.values()] }
 }
 
 export interface ConfigVersionsInit {
@@ -80,7 +85,9 @@ export class ConfigVersions {
 
   private async commitNow<R> (accountId: string, change: (state: AccountState) => Promise<Change<R>>): Promise<R> {
     const { store, signingKey, now, logger } = this.init
-    const state: AccountState = { accountId, servers: await store.listServers(accountId), domains: await store.listDomains(accountId) }
+    const account = await store.getAccount(accountId)
+    if (account === undefined) throw new Error(`account ${accountId} vanished during a change`)
+    const state: AccountState = { accountId, account, servers: await store.listServers(accountId), domains: await store.listDomains(accountId) }
     const { ops, result } = await change(state)
     const head = await store.getHead(accountId)
     const version = (head?.version ?? 0) + 1

@@ -1,4 +1,4 @@
-// Wires the coordinator together: store → signing key → mesh → versions → HTTP API.
+// Wires the coordinator together: store → signing key → mesh → versions → notifier → HTTP API.
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -6,6 +6,7 @@ import { buildApi } from './api/app.ts'
 import type { CoordinatorConfig } from './config.ts'
 import { ConfigVersions } from './config-versions.ts'
 import { CoordinatorMesh } from './mesh/coordinator-mesh.ts'
+import { Notifier } from './notify/notifier.ts'
 import { loadOrCreateSigningKey, publicKeyOf } from './signer.ts'
 import { CoordinatorStore } from './store/store.ts'
 
@@ -13,6 +14,8 @@ export interface Coordinator {
   api: FastifyInstance
   mesh: CoordinatorMesh
   store: CoordinatorStore
+  /** Webhook notifications: the failover engine calls notify() on it. */
+  notifier: Notifier
   stop: () => Promise<void>
 }
 
@@ -24,7 +27,8 @@ export async function startCoordinator (config: Readonly<CoordinatorConfig>, log
     store,
     peerKeyPath: join(config.dataDir, 'peer.key'),
     listen: [`/ip4/${config.p2pHost}/tcp/${config.p2pPort}`],
-    logger: logger.child({ component: 'mesh' })
+    logger: logger.child({ component: 'mesh' }),
+    heartbeatIntervalMs: config.heartbeatIntervalMs
   })
   await mesh.start()
   const versions = new ConfigVersions({
@@ -34,6 +38,8 @@ export async function startCoordinator (config: Readonly<CoordinatorConfig>, log
     now: Date.now,
     logger: logger.child({ component: 'config-versions' })
   })
+  const notifier = new Notifier({ store, logger: logger.child({ component: 'notifier' }) })
+  await notifier.start()
   const api = await buildApi({
     store,
     versions,
@@ -45,7 +51,8 @@ export async function startCoordinator (config: Readonly<CoordinatorConfig>, log
     },
     adminKeyHash: config.adminKeyHash,
     now: Date.now,
-    logger
+    logger,
+    notifier
   })
   await api.listen({ host: config.httpHost, port: config.httpPort })
   logger.info({ url: `http://${config.httpHost}:${(api.server.address() as { port: number }).port}`, keyId: signingKey.keyId }, 'coordinator listening')
@@ -53,8 +60,10 @@ export async function startCoordinator (config: Readonly<CoordinatorConfig>, log
     api,
     mesh,
     store,
+    notifier,
     async stop () {
       await api.close()
+      await notifier.stop()
       await mesh.stop()
       await store.close()
     }

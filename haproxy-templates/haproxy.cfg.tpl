@@ -4,6 +4,8 @@ global
     stats socket {{RUN_DIR}}/admin.sock mode 600 level admin expose-fd listeners
     stats timeout 30s
     log stderr format short local0 notice
+    lua-load-per-thread {{TEMPLATES_DIR}}/lua/waf.lua
+    ssl-default-bind-options ssl-min-ver TLSv1.2
 
 defaults
     mode http
@@ -18,6 +20,12 @@ defaults
 
 frontend shield_http
     bind {{HTTP_BIND}}
+    # The default certificate answers clients whose SNI matches no domain of this node.
+    bind {{HTTPS_BIND}} ssl crt {{DEFAULT_CERT}} crt-list {{CRT_LIST}} alpn h2,http/1.1
+    # Client timeout cannot be set per backend: the longest of this node's domains.
+    timeout client {{CLIENT_TIMEOUT}}
+    http-request set-header X-Forwarded-Proto https if { ssl_fc }
+    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
     http-request set-var(txn.site) req.hdr(host),lower,field(1,:),map({{MAP_FILE}})
     use_backend %[var(txn.site)] if { var(txn.site) -m found }
     default_backend unknown_site

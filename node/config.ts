@@ -1,6 +1,7 @@
 // Reads the shield node's settings from the environment once, validates them and freezes
 // the result. Nothing else reads process.env.
 import { resolve } from 'node:path'
+import { HEARTBEAT_INTERVAL_MS } from '../proto/heartbeat.ts'
 import { LumosError } from '../proto/lumos-error.ts'
 
 export interface NodeConfig {
@@ -9,6 +10,8 @@ export interface NodeConfig {
   coordinatorUrl: string
   dataDir: string
   httpBind: string
+  /** HAProxy bind address for HTTPS (LUMOS_HTTPS_BIND, default ':443'). */
+  httpsBind: string
   p2pHost: string
   p2pPort: number
   haproxyBinary: string
@@ -16,6 +19,8 @@ export interface NodeConfig {
   logLevel: string
   /** Stop HAProxy too when the daemon stops (demo/tests; production keeps serving). */
   stopHaproxyOnExit: boolean
+  /** Heartbeat interval (LUMOS_HEARTBEAT_MS); HEARTBEAT_INTERVAL_MS when omitted. */
+  heartbeatIntervalMs?: number
 }
 
 export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
@@ -28,8 +33,12 @@ export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
   }
   const p2pPort = Number(env.LUMOS_P2P_PORT ?? 7702)
   if (!Number.isInteger(p2pPort) || p2pPort < 0 || p2pPort > 65535) throw new LumosError('BAD_CONFIG', `LUMOS_P2P_PORT=${env.LUMOS_P2P_PORT} is not a port number`)
+  const heartbeatIntervalMs = env.LUMOS_HEARTBEAT_MS === undefined || env.LUMOS_HEARTBEAT_MS === '' ? HEARTBEAT_INTERVAL_MS : Number(env.LUMOS_HEARTBEAT_MS)
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50 || heartbeatIntervalMs > 60_000) throw new LumosError('BAD_CONFIG', `LUMOS_HEARTBEAT_MS=${env.LUMOS_HEARTBEAT_MS} must be a whole number of milliseconds between 50 and 60000`)
   const httpBind = env.LUMOS_HTTP_BIND ?? ':80'
   if (!/^[0-9a-fA-F.:[\]]*:\d{1,5}$/.test(httpBind)) throw new LumosError('BAD_CONFIG', `LUMOS_HTTP_BIND=${httpBind} must look like 127.0.0.1:8080 or :80`)
+  const httpsBind = env.LUMOS_HTTPS_BIND ?? ':443'
+  if (!/^[0-9a-fA-F.:[\]]*:\d{1,5}$/.test(httpsBind)) throw new LumosError('BAD_CONFIG', `LUMOS_HTTPS_BIND=${httpsBind} must look like 127.0.0.1:8443 or :443`)
   const dataDir = resolve(env.LUMOS_DATA_DIR ?? '/var/lib/lumos')
   // HAProxy refuses unix socket paths over 97 bytes; its sockets live in <dataDir>/haproxy.
   if (`${dataDir}/haproxy/master.sock`.length > 97) throw new LumosError('BAD_CONFIG', `LUMOS_DATA_DIR=${dataDir} is too long for HAProxy's socket paths; use a directory path of at most 78 characters`)
@@ -38,11 +47,13 @@ export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
     coordinatorUrl: coordinatorUrl.replace(/\/+$/, ''),
     dataDir,
     httpBind,
+    httpsBind,
     p2pHost: env.LUMOS_P2P_HOST ?? '0.0.0.0',
     p2pPort,
     haproxyBinary: env.LUMOS_HAPROXY_BIN ?? 'haproxy',
     templateFile: resolve(env.LUMOS_TEMPLATE ?? new URL('../haproxy-templates/haproxy.cfg.tpl', import.meta.url).pathname),
     logLevel: env.LUMOS_LOG_LEVEL ?? 'info',
-    stopHaproxyOnExit: env.LUMOS_STOP_HAPROXY === '1'
+    stopHaproxyOnExit: env.LUMOS_STOP_HAPROXY === '1',
+    heartbeatIntervalMs
   })
 }

@@ -26,6 +26,8 @@ export interface ShieldNodeInit {
 export class ShieldNode {
   private readonly init: ShieldNodeInit
   private latestVersion = 0
+  /** sha256 of the latest version's payload; empty while none is held. */
+  private latestHash: Uint8Array = new Uint8Array()
 
   constructor (init: ShieldNodeInit) {
     this.init = init
@@ -33,15 +35,19 @@ export class ShieldNode {
 
   get version (): number { return this.latestVersion }
 
+  /** The newest version held and its payload hash: what this node's heartbeat announces. */
+  get held (): { version: number, hash: Uint8Array } { return { version: this.latestVersion, hash: this.latestHash } }
+
   /** Re-applies the newest stored version (after a restart), or an empty config when none. */
   async resume (): Promise<void> {
     const latest = await this.init.store.latest()
     if (latest === undefined) {
-      await this.init.applier.schedule({ accountId: this.init.enrollment.accountId, version: 0, previousHash: new Uint8Array(), issuedAtMs: 0, servers: [], domains: [] })
+      await this.init.applier.schedule({ accountId: this.init.enrollment.accountId, version: 0, previousHash: new Uint8Array(), issuedAtMs: 0, servers: [], domains: [], accountIpBlacklist: [], challengeKey: new Uint8Array() })
       return
     }
-    const { config } = openEnvelope(latest.envelope, this.init.coordinatorKey)
+    const { config, hash } = openEnvelope(latest.envelope, this.init.coordinatorKey)
     this.latestVersion = config.version
+    this.latestHash = hash
     this.init.logger.info({ version: config.version }, 'resuming from stored version')
     this.init.onNewVersion(config)
     await this.init.applier.schedule(config)
@@ -68,7 +74,7 @@ export class ShieldNode {
 
   /** Verifies, persists and applies one envelope; stale ones are dropped quietly. */
   async receive (input: Uint8Array | SignedEnvelope, from: string): Promise<void> {
-    const { envelope, config } = input instanceof Uint8Array
+    const { envelope, config, hash } = input instanceof Uint8Array
       ? openEnvelope(input, this.init.coordinatorKey)
       : { envelope: input, ...verifyEnvelope(input, this.init.coordinatorKey) }
     try {
@@ -80,6 +86,7 @@ export class ShieldNode {
     await this.init.store.putVersion(config.version, input instanceof Uint8Array ? input : encodeEnvelope(envelope))
     if (config.version <= this.latestVersion) return
     this.latestVersion = config.version
+    this.latestHash = hash
     this.init.logger.info({ version: config.version, peer: from }, 'config version received and stored')
     this.init.onNewVersion(config)
     await this.init.applier.schedule(config)

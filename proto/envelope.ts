@@ -3,7 +3,8 @@
 // envelope is only authentic: account, version order and chain are checked by the caller.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { configVersionCodec, signedEnvelopeCodec, type ConfigVersion, type SignedEnvelope } from './codec.ts'
-import { LumosError } from './lumos-error.ts'
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib'
+import { isLumosError, LumosError } from './lumos-error.ts'
 
 export interface SigningKey {
   privateKey: KeyObject
@@ -47,9 +48,29 @@ export function payloadHash (payload: Uint8Array): Uint8Array {
   return createHash('sha256').update(payload).digest()
 }
 
+/** Payloads above this size are brotli-compressed: large accounts stay far below gossip limits. */
+export const COMPRESS_ABOVE_BYTES = 16 * 1024
+/** Bound on a decompressed payload, against decompression bombs. */
+export const MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
 export function signConfigVersion (config: ConfigVersion, key: SigningKey): SignedEnvelope {
-  const payload = configVersionCodec.encode(config)
-  return { payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId }
+  const raw = configVersionCodec.encode(config)
+  const compress = raw.length > COMPRESS_ABOVE_BYTES
+  const payload = compress
+    ? brotliCompressSync(raw, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length } })
+    : raw
+  return { payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding: compress ? 'br' : '' }
+}
+
+function decodePayload (envelope: SignedEnvelope): ConfigVersion {
+  if (envelope.payloadEncoding === '') return configVersionCodec.decode(envelope.payload)
+  if (envelope.payloadEncoding !== 'br') throw new LumosError('MALFORMED_MESSAGE', `unknown payload encoding "${envelope.payloadEncoding}"; upgrade this node`)
+  try {
+    return configVersionCodec.decode(brotliDecompressSync(envelope.payload, { maxOutputLength: MAX_CONFIG_BYTES }))
+  } catch (err) {
+    if (isLumosError(err)) throw err
+    throw new LumosError('MALFORMED_MESSAGE', `cannot decompress config payload: ${(err as Error).message}`, { cause: err })
+  }
 }
 
 export function encodeEnvelope (envelope: SignedEnvelope): Uint8Array {
@@ -72,5 +93,5 @@ export function verifyEnvelope (envelope: SignedEnvelope, publicKey: KeyObject):
   if (envelope.signature.length !== 64 || !verify(null, envelope.payload, publicKey, envelope.signature)) {
     throw new LumosError('BAD_SIGNATURE', 'envelope signature does not verify against the pinned coordinator key')
   }
-  return { config: configVersionCodec.decode(envelope.payload), hash: payloadHash(envelope.payload) }
+  return { config: decodePayload(envelope), hash: payloadHash(envelope.payload) }
 }

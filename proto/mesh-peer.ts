@@ -18,6 +18,10 @@ export function configTopic (accountId: string): string {
   return `lumos/${accountId}/config/1`
 }
 
+export function heartbeatTopic (accountId: string): string {
+  return `lumos/${accountId}/heartbeat/1`
+}
+
 export type MeshPeer = Libp2p<{ pubsub: GossipSub, identify: unknown }>
 
 export interface MeshPeerInit {

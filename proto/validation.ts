@@ -66,3 +66,15 @@ export function checkPort (port: number, what: string): number {
   }
   return port
 }
+
+/** An IP or CIDR for blacklists: "203.0.113.7", "10.0.0.0/8", "2001:db8::/32". */
+export function normalizeCidr (input: string): string {
+  const [address = '', prefix, extra] = input.trim().toLowerCase().split('/')
+  const family = isIP(address)
+  const max = family === 4 ? 32 : 128
+  const bits = prefix === undefined ? max : Number(prefix)
+  if (family === 0 || extra !== undefined || !Number.isInteger(bits) || bits < 0 || bits > max || (prefix !== undefined && !/^\d+$/.test(prefix))) {
+    throw new LumosError('INVALID_CIDR', `"${input}" is not an IP address or CIDR block like 203.0.113.0/24`, { status: 400 })
+  }
+  return prefix === undefined ? address : `${address}/${bits}`
+}

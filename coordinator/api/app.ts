@@ -4,12 +4,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { isLumosError } from '../../proto/lumos-error.ts'
 import type { ConfigVersions } from '../config-versions.ts'
+import type { Notifier } from '../notify/notifier.ts'
 import type { CoordinatorStore } from '../store/store.ts'
 import { accountRoutes, notFound } from './accounts.ts'
 import { createAuthenticator } from './auth.ts'
 import type { ApiContext, MeshIdentity } from './context.ts'
 import { domainRoutes } from './domains.ts'
 import { enrollRoutes } from './enroll.ts'
+import { notificationRoutes } from './notifications.ts'
 import { serverRoutes } from './servers.ts'
 
 export interface ApiInit {
@@ -19,6 +21,8 @@ export interface ApiInit {
   adminKeyHash: string
   now: () => number
   logger: Logger
+  /** Webhook notifications; without it the /channels routes are not registered. */
+  notifier?: Notifier
 }
 
 export async function buildApi (init: ApiInit): Promise<FastifyInstance> {
@@ -35,6 +39,7 @@ export async function buildApi (init: ApiInit): Promise<FastifyInstance> {
     auth,
     mesh: init.mesh,
     now: init.now,
+    notifier: init.notifier,
     async loadAccount (request, accountId) {
       await auth.requireAccount(request, accountId)
       const account = await init.store.getAccount(accountId)
@@ -62,5 +67,6 @@ export async function buildApi (init: ApiInit): Promise<FastifyInstance> {
   await app.register(async (scope) => { await serverRoutes(scope, ctx) })
   await app.register(async (scope) => { await domainRoutes(scope, ctx) })
   await app.register(async (scope) => { await enrollRoutes(scope, ctx) })
+  await app.register(async (scope) => { await notificationRoutes(scope, ctx) })
   return app
 }

@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { ConfigVersions } from '../config-versions.ts'
 import type { Account } from '../model.ts'
+import type { Notifier } from '../notify/notifier.ts'
 import type { CoordinatorStore } from '../store/store.ts'
 import type { Authenticator } from './auth.ts'
 
@@ -20,6 +21,8 @@ export interface ApiContext {
   auth: Authenticator
   mesh: MeshIdentity
   now: () => number
+  /** Webhook notifications (coordinator/notify/); absent in setups that send none. */
+  notifier?: Notifier
   /** Authenticates the caller for `accountId` and returns the account (404 if absent). */
   loadAccount: (request: FastifyRequest, accountId: string) => Promise<Account>
 }

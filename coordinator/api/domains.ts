@@ -2,8 +2,6 @@
 // (first = primary) and its origins. Input is validated and normalized before anything
 // is stored; a rejected request leaves the store untouched.
 import type { FastifyInstance } from 'fastify'
-import type { Origin } from '../../proto/codec.ts'
-import { checkPort, normalizeHostname, normalizeOriginAddress } from '../../proto/validation.ts'
 import type { AccountState } from '../config-versions.ts'
 import { coordinatorError } from '../errors.ts'
 import { newId } from '../ids.ts'
@@ -11,54 +9,17 @@ import type { DomainRecord } from '../model.ts'
 import type { CoordinatorStore, StoreOp } from '../store/store.ts'
 import { notFound } from './accounts.ts'
 import type { ApiContext } from './context.ts'
+import { domainBodySchema, normalizeDomainBody, type DomainBody } from './domain-input.ts'
 
-interface DomainBody {
-  hostname: string
-  aliases?: string[]
-  servers: string[]
-  origins: Array<{ address: string, port?: number, weight?: number, tls?: boolean }>
-}
-
-const domainSchema = {
+const domainSchema = { body: domainBodySchema }
+export const MAX_IMPORT_DOMAINS = 20_000
+const importSchema = {
   body: {
     type: 'object',
     additionalProperties: false,
-    required: ['hostname', 'servers', 'origins'],
-    properties: {
-      hostname: { type: 'string', minLength: 1, maxLength: 253 },
-      aliases: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 253 } },
-      servers: { type: 'array', minItems: 1, maxItems: 20, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 64 } },
-      origins: {
-        type: 'array',
-        minItems: 1,
-        maxItems: 64,
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['address'],
-          properties: {
-            address: { type: 'string', minLength: 1, maxLength: 253 },
-            port: { type: 'integer' },
-            weight: { type: 'integer', minimum: 1, maximum: 256 },
-            tls: { type: 'boolean' }
-          }
-        }
-      }
-    }
+    required: ['domains'],
+    properties: { domains: { type: 'array', minItems: 1, maxItems: MAX_IMPORT_DOMAINS, items: domainBodySchema } }
   }
-} as const
-
-/** Validates and normalizes a domain body (pure). Throws a 400 LumosError on bad input. */
-export function normalizeDomainBody (body: DomainBody): { hostname: string, aliases: string[], serverIds: string[], origins: Origin[] } {
-  const hostname = normalizeHostname(body.hostname)
-  const aliases = [...new Set((body.aliases ?? []).map(normalizeHostname))].filter(a => a !== hostname)
-  const origins = body.origins.map(o => ({
-    address: normalizeOriginAddress(o.address),
-    port: checkPort(o.port ?? (o.tls === true ? 443 : 80), 'origin'),
-    weight: o.weight ?? 100,
-    tls: o.tls ?? false
-  }))
-  return { hostname, aliases, serverIds: body.servers, origins }
 }
 
 async function hostnameOps (store: CoordinatorStore, accountId: string, domainId: string, names: string[], previous: string[]): Promise<StoreOp[]> {
@@ -108,6 +69,31 @@ export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     })
     request.log.info({ account: account.id, domain: domain.hostname }, 'domain updated')
     return { domain }
+  })
+
+  // Bulk import (detected sites, migrations): all domains in one signed version, all or nothing.
+  app.post<{ Params: { accountId: string }, Body: { domains: DomainBody[] } }>('/v1/accounts/:accountId/domains/import', { schema: importSchema, bodyLimit: 64 * 1024 * 1024 }, async (request, reply) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    const inputs = request.body.domains.map(normalizeDomainBody)
+    const seen = new Set<string>()
+    for (const name of inputs.flatMap(input => [input.hostname, ...input.aliases])) {
+      if (seen.has(name)) throw coordinatorError('HOSTNAME_TAKEN', `${name} appears twice in the import; keep it on one domain`)
+      seen.add(name)
+    }
+    const domains = await ctx.versions.commit(account.id, async (state) => {
+      const now = new Date(ctx.now()).toISOString()
+      const ops: StoreOp[] = []
+      const records: DomainRecord[] = []
+      for (const input of inputs) {
+        checkServers(state, input.serverIds)
+        const record: DomainRecord = { id: newId('dom'), accountId: account.id, ...input, createdAt: now, updatedAt: now }
+        ops.push({ type: 'domain', value: record }, ...await hostnameOps(ctx.store, account.id, record.id, [record.hostname, ...record.aliases], []))
+        records.push(record)
+      }
+      return { ops, result: records }
+    })
+    request.log.info({ account: account.id, count: domains.length }, 'domains imported')
+    return await reply.code(201).send({ imported: domains.length, domains: domains.map(d => ({ id: d.id, hostname: d.hostname })) })
   })
 
   app.get<{ Params: { accountId: string } }>('/v1/accounts/:accountId/domains', async (request) => {

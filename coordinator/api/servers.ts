@@ -65,6 +65,26 @@ export async function serverRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     return { servers: (await ctx.store.listServers(account.id)).map(publicServer) }
   })
 
+  // Decommission: a soft delete. The server stays in signed versions as `decommissioned`
+  // for the grace period (its peer keeps its connections), then leaves the config and is cut
+  // (coordinator/decommission-sweeper.ts). Domains are not reassigned: the answer warns.
+  app.delete<{ Params: { accountId: string, serverId: string } }>('/v1/accounts/:accountId/servers/:serverId', async (request) => {
+    const account = await ctx.loadAccount(request, request.params.accountId)
+    const result = await ctx.versions.commit(account.id, async (state) => {
+      const current = state.servers.find(s => s.id === request.params.serverId)
+      if (current === undefined) throw notFound('server', request.params.serverId)
+      const record: ServerRecord = current.status === 'decommissioned' ? current : { ...current, status: 'decommissioned', decommissionedAt: new Date(ctx.now()).toISOString() }
+      const assigned = state.domains.filter(d => d.serverIds.includes(record.id))
+      const warnings = {
+        onlyOnThisServer: assigned.filter(d => d.serverIds.length === 1).map(d => d.hostname),
+        primaryOf: assigned.filter(d => d.serverIds[0] === record.id && d.serverIds.length > 1).map(d => d.hostname)
+      }
+      return { ops: [{ type: 'server', value: record }], result: { record, warnings } }
+    })
+    request.log.info({ account: account.id, server: result.record.id }, 'server decommissioned')
+    return { server: publicServer(result.record), warnings: result.warnings }
+  })
+
   app.get<{ Params: { accountId: string, serverId: string } }>('/v1/accounts/:accountId/servers/:serverId', async (request) => {
     const account = await ctx.loadAccount(request, request.params.accountId)
     const server = await ctx.store.getServer(account.id, request.params.serverId)

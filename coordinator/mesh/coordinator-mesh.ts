@@ -1,8 +1,10 @@
 // The coordinator as a peer of the mesh: publishes each account's signed versions on its
-// config topic and answers /lumos/sync/1 from the store. Only enrolled servers' peers may
-// connect (connection gater).
+// config topic, announces each account's head on its heartbeat topic (server_id
+// "coordinator") so a node that missed versions learns it, and answers /lumos/sync/1 from
+// the store. Only enrolled servers' peers may connect (connection gater).
 import type { Logger } from 'pino'
-import { configTopic, createMeshPeer, type MeshPeer } from '../../proto/mesh-peer.ts'
+import { COORDINATOR_SERVER_ID, HeartbeatPublisher, type OutgoingHeartbeat } from '../../proto/heartbeat.ts'
+import { configTopic, createMeshPeer, heartbeatTopic, type MeshPeer } from '../../proto/mesh-peer.ts'
 import { loadOrCreatePeerKey } from '../../proto/peer-key-file.ts'
 import { serveSync } from '../../proto/sync-protocol.ts'
 import type { CoordinatorStore } from '../store/store.ts'
@@ -12,12 +14,17 @@ export interface CoordinatorMeshInit {
   peerKeyPath: string
   listen: string[]
   logger: Logger
+  /** Interval of the head heartbeats; HEARTBEAT_INTERVAL_MS when omitted. */
+  heartbeatIntervalMs?: number
 }
 
 export class CoordinatorMesh {
   private readonly init: CoordinatorMeshInit
   private readonly allowed = new Set<string>()
+  /** Accounts whose topics this peer serves: heads are announced for these. */
+  private readonly accounts = new Set<string>()
   private peer: MeshPeer | undefined
+  private heartbeat: HeartbeatPublisher | undefined
 
   constructor (init: CoordinatorMeshInit) {
     this.init = init
@@ -46,7 +53,18 @@ export class CoordinatorMesh {
       const latest = await store.getVersion(request.accountId, head.version)
       return latest === undefined ? [] : [latest]
     })
-    for (const account of await store.listAccounts()) this.peer.services.pubsub.subscribe(configTopic(account.id))
+    for (const account of await store.listAccounts()) {
+      this.accounts.add(account.id)
+      this.peer.services.pubsub.subscribe(configTopic(account.id))
+    }
+    const peer = this.peer
+    this.heartbeat = new HeartbeatPublisher({
+      publish: async (topic, bytes) => { await peer.services.pubsub.publish(topic, bytes) },
+      beats: async () => await this.headBeats(),
+      logger: logger.child({ component: 'heartbeat' }),
+      intervalMs: this.init.heartbeatIntervalMs
+    })
+    this.heartbeat.start()
     logger.info({ peer: this.peer.peerId.toString(), addrs: this.multiaddrs() }, 'coordinator joined the mesh')
   }
 
@@ -62,11 +80,28 @@ export class CoordinatorMesh {
     const topic = configTopic(accountId)
     const pubsub = this.libp2p.services.pubsub
     if (!pubsub.getTopics().includes(topic)) pubsub.subscribe(topic)
+    this.accounts.add(accountId)
     const result = await pubsub.publish(topic, envelope)
     this.init.logger.debug({ account: accountId, recipients: result.recipients.length }, 'config version published')
   }
 
+  /** One heartbeat per account with a signed head: its version and payload hash. */
+  private async headBeats (): Promise<OutgoingHeartbeat[]> {
+    const peerId = this.libp2p.peerId.toString()
+    const beats: OutgoingHeartbeat[] = []
+    for (const accountId of this.accounts) {
+      const head = await this.init.store.getHead(accountId)
+      if (head === undefined) continue
+      beats.push({
+        topic: heartbeatTopic(accountId),
+        heartbeat: { serverId: COORDINATOR_SERVER_ID, peerId, appliedVersion: head.version, appliedHash: Buffer.from(head.hash, 'hex'), sentAtMs: Date.now() }
+      })
+    }
+    return beats
+  }
+
   async stop (): Promise<void> {
+    this.heartbeat?.stop()
     await this.peer?.stop()
   }
 }

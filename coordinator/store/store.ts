@@ -7,10 +7,13 @@ import type { Account, ApiKeyRecord, DomainRecord, ServerRecord, VersionHead } f
 type Sublevel = ReturnType<Level<string, unknown>['sublevel']>
 
 /** A typed view of one sublevel (a table). */
-class Table<V> {
+export class Table<V> {
   readonly sub: Sublevel
   constructor (sub: Sublevel) { this.sub = sub }
   async get (key: string): Promise<V | undefined> { return await this.sub.get(key) as V | undefined }
+  /** Durable (fsynced) single write. */
+  async put (key: string, value: V): Promise<void> { await this.sub.put(key, value, { sync: true } as never) }
+  async del (key: string): Promise<void> { await this.sub.del(key, { sync: true } as never) }
   async list (range: { gt?: string, lt?: string } = {}): Promise<V[]> {
     const out: V[] = []
     for await (const value of this.sub.values(range)) out.push(value as V)
@@ -57,6 +60,14 @@ export class CoordinatorStore {
     this.heads = json('heads')
     this.meta = json('meta')
     this.versions = new Table<Uint8Array>(this.db.sublevel('versions', { valueEncoding: 'view' }) as unknown as Sublevel)
+  }
+
+  /**
+   * A JSON table owned by one module (failover state, notification outbox …), kept apart
+   * from the config tables above; names must not collide with theirs.
+   */
+  table<V> (name: string): Table<V> {
+    return new Table<V>(this.db.sublevel(`x-${name}`, { valueEncoding: 'json' }) as Sublevel)
   }
 
   async open (): Promise<void> { await this.db.open() }

@@ -1,47 +1,85 @@
-// The apply path of a shield node, one version at a time: render (pure) → skip when the
-// bytes are unchanged → write the map under a content-addressed name and the config to a
-// staging file (fsync) → `haproxy -c` → atomic rename → seamless reload → confirm the new
-// worker. On failure the last-known-good config is restored and keeps serving.
-// Bursts of versions coalesce: only the newest pending version is applied.
-import { readdir, readFile, rm } from 'node:fs/promises'
+// The apply path of a shield node, one version at a time, as visible stages:
+// render (pure) → certificates (self-signed until ACME) → skip when nothing changed →
+// runtime API when only map/ACL entries changed (no reload) → otherwise write the changed
+// generated files at their stable paths and the config to a staging file → `haproxy -c`
+// → atomic rename → seamless reload → confirm the new worker. On failure the previous
+// files and config (last-known-good) are put back, HAProxy keeps serving, and onFailed
+// gets the error with HAProxy's message. Every reload is recorded (id, reason, duration,
+// result). Bursts of versions coalesce: only the newest pending version is applied.
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { ConfigVersion } from '../../proto/codec.ts'
+import { isLumosError } from '../../proto/lumos-error.ts'
 import { writeFileAtomic } from '../../proto/peer-key-file.ts'
 import type { HaproxyControl } from '../haproxy/haproxy-control.ts'
-import { renderHaproxyConfig } from '../render/render.ts'
+import { renderHaproxyConfig, type RenderedConfig, type RenderInput } from '../render/render.ts'
+import { SelfSignedCerts } from '../tls/self-signed-certs.ts'
+import { pruneStale, readFileSet, restoreFiles, writeChanged } from './generated-files.ts'
+import { changedFiles, planRuntimeUpdate, type FileSet } from './runtime-plan.ts'
 
 export interface ApplyResult {
   version: number
   renderHash: string
+  /** HAProxy was reloaded (or started) for this version. */
   reloaded: boolean
+  /** The change went live through the runtime API, without a reload. */
+  runtime: boolean
   durationMs: number
+}
+
+export interface ReloadRecord {
+  id: string
+  version: number
+  reason: string
+  durationMs: number
+  result: 'ok' | 'invalid-config' | 'failed'
+  /** The error code and HAProxy's message when result is not ok. */
+  error?: string
 }
 
 export interface ConfigApplierInit {
   haproxy: HaproxyControl
   template: string
+  /** Absolute path of haproxy-templates/. */
+  templatesDir: string
   serverId: string
   httpBind: string
+  httpsBind: string
   runDir: string
   logger: Logger
+  /** Makes the certificates the config references; self-signed ones under runDir/certs by default. */
+  certs?: Pick<SelfSignedCerts, 'ensure'>
+  /** The renderer; tests inject faults through it. */
+  render?: (input: RenderInput) => RenderedConfig
   /** Called after a version is live (or found unchanged). */
   onApplied: (result: ApplyResult) => Promise<void>
   /** Called when a version could not be applied; the previous config keeps serving. */
   onFailed: (version: number, err: Error) => void
 }
 
+/** Reload records kept in memory (the log has them all). */
+const RELOAD_HISTORY = 50
+
 export class ConfigApplier {
   private readonly init: ConfigApplierInit
+  private readonly certs: Pick<SelfSignedCerts, 'ensure'>
   private pending: ConfigVersion | undefined
   private running: Promise<void> | undefined
-  private liveHash: string | undefined
+  private reloadCount = 0
+  private readonly history: ReloadRecord[] = []
+  private failure: { version: number, err: Error } | undefined
 
   constructor (init: ConfigApplierInit) {
     this.init = init
+    this.certs = init.certs ?? new SelfSignedCerts({ runDir: init.runDir })
   }
 
   get configFile (): string { return join(this.init.runDir, 'haproxy.cfg') }
+  /** The most recent reloads, oldest first. */
+  get reloads (): readonly ReloadRecord[] { return this.history }
+  /** The last version that failed to apply and why; cleared when a later one applies. */
+  get lastFailure (): { version: number, err: Error } | undefined { return this.failure }
 
   /** Queues a version; resolves when it (or a newer one queued meanwhile) was attempted. */
   async schedule (config: ConfigVersion): Promise<void> {
@@ -55,8 +93,11 @@ export class ConfigApplier {
       const config = this.pending
       this.pending = undefined
       try {
-        await this.init.onApplied(await this.applyNow(config))
+        const result = await this.applyNow(config)
+        this.failure = undefined
+        await this.init.onApplied(result)
       } catch (err) {
+        this.failure = { version: config.version, err: err as Error }
         this.init.onFailed(config.version, err as Error)
       }
     }
@@ -66,48 +107,106 @@ export class ConfigApplier {
     const started = performance.now()
     const { haproxy, runDir } = this.init
     const log = this.init.logger.child({ version: config.version })
-    const mapsDir = join(runDir, 'maps')
-    const firstRender = renderHaproxyConfig({ config, serverId: this.init.serverId, httpBind: this.init.httpBind, template: this.init.template, paths: { runDir, mapFile: join(mapsDir, 'hosts.map') } })
-    const mapFile = join(mapsDir, `hosts-${firstRender.hash.slice(0, 16)}.map`)
-    const rendered = renderHaproxyConfig({ config, serverId: this.init.serverId, httpBind: this.init.httpBind, template: this.init.template, paths: { runDir, mapFile } })
+    const render = this.init.render ?? renderHaproxyConfig
+    const rendered = render({ config, serverId: this.init.serverId, httpBind: this.init.httpBind, httpsBind: this.init.httpsBind, template: this.init.template, paths: { runDir, templatesDir: this.init.templatesDir } })
+    const renderMs = performance.now() - started
+    const madeCerts = await this.certs.ensure(rendered.certificates)
     const running = await haproxy.status()
-    this.liveHash ??= await readFile(this.configFile, 'utf8').then(text => hashMarker(text), () => undefined)
-    if (running !== undefined && this.liveHash === rendered.hash) {
+    const live = await readFile(this.configFile, 'utf8').then(splitHashMarker, () => undefined)
+    const result = (reloaded: boolean, runtime: boolean): ApplyResult => ({ version: config.version, renderHash: rendered.hash, reloaded, runtime, durationMs: performance.now() - started })
+    if (running !== undefined && live?.hash === rendered.hash && madeCerts.length === 0) {
       log.debug('rendered config unchanged; no reload')
-      return { version: config.version, renderHash: rendered.hash, reloaded: false, durationMs: performance.now() - started }
+      return result(false, false)
     }
-    await writeFileAtomic(mapFile, rendered.hostsMap)
+    const current = await readFileSet(runDir, Object.keys(rendered.files))
+    let reason: string
+    if (running === undefined) reason = 'HAProxy not running: start'
+    else if (live?.cfg !== rendered.haproxyCfg) reason = 'haproxy.cfg changed'
+    else if (madeCerts.length > 0) reason = `certificates made: ${summarize(madeCerts)}`
+    else {
+      const commands = planRuntimeUpdate(runDir, current, rendered.files)
+      if (commands !== undefined) {
+        try {
+          await haproxy.runtime(commands)
+          await writeChanged(runDir, current, rendered.files)
+          await writeFileAtomic(this.configFile, withHashMarker(rendered.haproxyCfg, rendered.hash))
+          await pruneStale(runDir, rendered.files)
+          const durationMs = performance.now() - started
+          log.info({ domains: rendered.domainCount, commands: commands.length, files: changedFiles(current, rendered.files), durationMs: round(durationMs) }, 'config applied through the runtime API')
+          return result(false, true)
+        } catch (err) {
+          log.warn({ err }, 'runtime API update failed; reloading instead')
+          reason = `runtime API update failed: ${(err as Error).message.slice(0, 200)}`
+        }
+      } else {
+        reason = `files changed: ${summarize(changedFiles(current, rendered.files))}`
+      }
+    }
+    const timings = await this.reload(config.version, rendered, current, reason, log)
+    const durationMs = performance.now() - started
+    log.info({ domains: rendered.domainCount, reason, renderMs: round(renderMs), ...timings, durationMs: round(durationMs) }, 'config applied and HAProxy reloaded')
+    return result(true, false)
+  }
+
+  /** Writes, checks, swaps and reloads; restores the last-known-good files and config on failure. */
+  private async reload (version: number, rendered: RenderedConfig, current: FileSet, reason: string, log: Logger): Promise<{ reloadId: string, checkMs: number, reloadMs: number }> {
+    const { haproxy, runDir } = this.init
+    const id = `${version}-${++this.reloadCount}`
+    const rlog = log.child({ reloadId: id })
+    const started = performance.now()
+    const lastGoodCfg = await readFile(this.configFile).catch(() => undefined)
+    const written = await writeChanged(runDir, current, rendered.files)
     const staging = `${this.configFile}.staging`
+    const restore = async (): Promise<void> => {
+      await restoreFiles(runDir, current, written)
+      if (lastGoodCfg !== undefined) await writeFileAtomic(this.configFile, lastGoodCfg)
+    }
+    const record = (result: ReloadRecord['result'], err?: Error): void => {
+      const entry: ReloadRecord = { id, version, reason, durationMs: round(performance.now() - started), result }
+      if (err !== undefined) entry.error = `${isLumosError(err) ? err.code : err.name}: ${err.message}`
+      this.history.push(entry)
+      if (this.history.length > RELOAD_HISTORY) this.history.shift()
+      const fields = { reloadId: id, reason, durationMs: entry.durationMs, result, ...(err === undefined ? {} : { err }) }
+      if (result === 'ok') log.info(fields, 'HAProxy reload')
+      else log.error(fields, 'HAProxy reload')
+    }
     await writeFileAtomic(staging, withHashMarker(rendered.haproxyCfg, rendered.hash))
-    await haproxy.check(staging)
-    const lastGood = await readFile(this.configFile).catch(() => undefined)
+    try {
+      await haproxy.check(staging)
+    } catch (err) {
+      await restore()
+      await rm(staging, { force: true })
+      record('invalid-config', err as Error)
+      rlog.error({ err }, 'rendered config refused by haproxy -c; previous files restored')
+      throw err
+    }
+    const checkMs = performance.now() - started
     await writeFileAtomic(this.configFile, withHashMarker(rendered.haproxyCfg, rendered.hash))
+    await rm(staging, { force: true })
     try {
       await haproxy.reload()
     } catch (err) {
-      if (lastGood !== undefined) await writeFileAtomic(this.configFile, lastGood)
-      log.error({ err }, 'reload failed; last-known-good config restored')
+      await restore()
+      record('failed', err as Error)
+      rlog.error({ err }, 'reload failed; last-known-good config and files restored')
       throw err
     }
-    this.liveHash = rendered.hash
-    await removeStaleMaps(mapsDir, mapFile)
-    const durationMs = performance.now() - started
-    log.info({ domains: rendered.domainCount, durationMs: Math.round(durationMs) }, 'config applied and HAProxy reloaded')
-    return { version: config.version, renderHash: rendered.hash, reloaded: true, durationMs }
+    record('ok')
+    await pruneStale(runDir, rendered.files)
+    return { reloadId: id, checkMs: round(checkMs), reloadMs: round(performance.now() - started - checkMs) }
   }
 }
 
 // The render hash is kept as the config's last line so a restarted node knows what is live.
 const MARKER = '# lumos-render-hash '
 function withHashMarker (cfg: string, hash: string): string { return `${cfg}${MARKER}${hash}\n` }
-function hashMarker (text: string): string | undefined {
+function splitHashMarker (text: string): { cfg: string, hash: string | undefined } {
   const index = text.lastIndexOf(MARKER)
-  return index < 0 ? undefined : text.slice(index + MARKER.length).trim()
+  return index < 0 ? { cfg: text, hash: undefined } : { cfg: text.slice(0, index), hash: text.slice(index + MARKER.length).trim() }
 }
 
-async function removeStaleMaps (mapsDir: string, keep: string): Promise<void> {
-  for (const name of await readdir(mapsDir)) {
-    const path = join(mapsDir, name)
-    if (path !== keep) await rm(path, { force: true })
-  }
+function summarize (paths: readonly string[]): string {
+  return paths.length <= 5 ? paths.join(', ') : `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more`
 }
+
+function round (ms: number): number { return Math.round(ms * 10) / 10 }

@@ -1,12 +1,17 @@
 // HaproxyControl: the one adapter that runs the real `haproxy` binary. It validates a
 // config (`haproxy -c`), starts HAProxy in master-worker mode (daemon, master CLI socket),
 // reloads it seamlessly through the master CLI (listeners are handed over through the
-// admin socket's expose-fd) and confirms that a new worker replaced the old one.
+// admin socket's expose-fd) and confirms that a new worker replaced the old one. Runtime
+// API changes (maps, ACLs) go to the admin socket through node/haproxy/runtime-api.ts.
 import { execFile, spawn } from 'node:child_process'
-import { createConnection } from 'node:net'
-import { readFile } from 'node:fs/promises'
+import { open, readFile, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { LumosError } from '../../proto/lumos-error.ts'
+import { cliCommand } from './cli-socket.ts'
+import { runRuntimeCommands } from './runtime-api.ts'
+
+export { cliCommand } from './cli-socket.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -15,6 +20,10 @@ export interface HaproxyPaths {
   configFile: string
   masterSocket: string
   pidFile: string
+  /** The config's `stats socket … level admin`; <dir of configFile>/admin.sock by default. */
+  adminSocket?: string
+  /** Where the master's stderr (alerts, failed reloads) goes; <dir of configFile>/haproxy.log by default. */
+  logFile?: string
 }
 
 export interface MasterStatus {
@@ -22,20 +31,6 @@ export interface MasterStatus {
   reloads: number
   failedReloads: number
   workerPids: number[]
-}
-
-/** Sends one command to a HAProxy CLI socket and returns the full answer. */
-export async function cliCommand (socketPath: string, command: string, timeoutMs = 3000): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const socket = createConnection(socketPath)
-    let answer = ''
-    const timer = setTimeout(() => { socket.destroy(new Error(`HAProxy CLI ${socketPath} did not answer "${command}" within ${timeoutMs} ms`)) }, timeoutMs)
-    socket.setEncoding('utf8')
-    socket.on('connect', () => socket.end(`${command}\n`))
-    socket.on('data', (chunk: string) => { answer += chunk })
-    socket.on('error', (err) => { clearTimeout(timer); reject(err) })
-    socket.on('close', () => { clearTimeout(timer); resolve(answer) })
-  })
 }
 
 export function parseShowProc (output: string): MasterStatus {
@@ -63,6 +58,25 @@ export class HaproxyControl {
     this.paths = paths
   }
 
+  get adminSocket (): string { return this.paths.adminSocket ?? join(dirname(this.paths.configFile), 'admin.sock') }
+  get logFile (): string { return this.paths.logFile ?? join(dirname(this.paths.configFile), 'haproxy.log') }
+
+  /** HAProxy's alerts written to its log since `offset` (bytes): the reason of a failed start or reload. */
+  private async alertsSince (offset: number): Promise<string> {
+    const text = await readFile(this.logFile, 'utf8').then(all => all.slice(offset), () => '')
+    const alerts = text.split('\n').filter(line => line.includes('[ALERT]')).map(line => line.replace(/^\[(\w+)\]\s+\(\d+\) : /, '[$1] '))
+    return alerts.join('\n').slice(0, 2000)
+  }
+
+  private async logSize (): Promise<number> {
+    return await stat(this.logFile).then(info => info.size, () => 0)
+  }
+
+  /** Runs runtime API commands (add/del/set map, add/del acl); throws HAPROXY_RUNTIME_FAILED with HAProxy's answer. */
+  async runtime (commands: readonly string[]): Promise<void> {
+    await runRuntimeCommands(this.adminSocket, commands)
+  }
+
   /** Runs `haproxy -c` on a config file; throws HAPROXY_INVALID_CONFIG with HAProxy's message. */
   async check (configFile: string): Promise<void> {
     try {
@@ -83,35 +97,55 @@ export class HaproxyControl {
     }
   }
 
+  /**
+   * Starts the master detached from this process (it outlives the daemon). Not `-D`: a
+   * daemonized master points its stderr at /dev/null, and its stderr is where the reason
+   * of a failed reload appears; so it runs as a detached foreground master (like `-Ws`
+   * under systemd) with stderr appended to the log file.
+   */
   async start (): Promise<MasterStatus> {
-    const args = ['-W', '-D', '-S', `${this.paths.masterSocket},mode,600`, '-p', this.paths.pidFile, '-f', this.paths.configFile]
-    const child = spawn(this.paths.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-    const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
-    if (code !== 0) throw new LumosError('HAPROXY_START_FAILED', `haproxy exited with ${code}: ${stderr.trim().slice(0, 2000)}`)
-    return await this.waitForWorker(new Set(), 0)
+    const args = ['-W', '-S', `${this.paths.masterSocket},mode,600`, '-p', this.paths.pidFile, '-f', this.paths.configFile]
+    const offset = await this.logSize()
+    const log = await open(this.logFile, 'a', 0o640)
+    let exited: Promise<number | null>
+    try {
+      const child = spawn(this.paths.binary, args, { stdio: ['ignore', 'ignore', log.fd], detached: true })
+      exited = new Promise(resolve => child.on('exit', resolve))
+      child.unref()
+    } finally {
+      await log.close()
+    }
+    const failed = exited.then(async code => {
+      throw new LumosError('HAPROXY_START_FAILED', `haproxy exited with ${code}: ${await this.alertsSince(offset) || `see ${this.logFile}`}`)
+    })
+    // Once the start is confirmed, a later exit (stop) is no start failure.
+    failed.catch(() => undefined)
+    return await Promise.race([this.waitForWorker(new Set(), 0, offset), failed])
   }
 
   /** Seamless reload; resolves once a new worker serves, throws HAPROXY_RELOAD_FAILED otherwise. */
   async reload (): Promise<MasterStatus> {
     const before = await this.status()
     if (before === undefined) return await this.start()
-    await cliCommand(this.paths.masterSocket, 'reload')
-    return await this.waitForWorker(new Set(before.workerPids), before.failedReloads)
+    const offset = await this.logSize()
+    // The master re-executes itself on `reload` and may drop the connection: confirmation is `show proc`.
+    await cliCommand(this.paths.masterSocket, 'reload').catch(() => '')
+    return await this.waitForWorker(new Set(before.workerPids), before.failedReloads, offset)
   }
 
-  private async waitForWorker (oldWorkers: Set<number>, failedBefore: number, timeoutMs = 10_000): Promise<MasterStatus> {
+  private async waitForWorker (oldWorkers: Set<number>, failedBefore: number, logOffset: number, timeoutMs = 10_000): Promise<MasterStatus> {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       const status = await this.status()
       if (status !== undefined) {
-        if (status.failedReloads > failedBefore) throw new LumosError('HAPROXY_RELOAD_FAILED', 'HAProxy master reported a failed reload; the previous workers keep serving')
+        if (status.failedReloads > failedBefore) {
+          throw new LumosError('HAPROXY_RELOAD_FAILED', `HAProxy master reported a failed reload; the previous workers keep serving: ${await this.alertsSince(logOffset) || 'no alert in the HAProxy log'}`)
+        }
         if (status.workerPids.some(pid => !oldWorkers.has(pid))) return status
       }
       await new Promise(resolve => setTimeout(resolve, 25))
     }
-    throw new LumosError('HAPROXY_RELOAD_FAILED', `no new HAProxy worker within ${timeoutMs} ms; check the HAProxy log`)
+    throw new LumosError('HAPROXY_RELOAD_FAILED', `no new HAProxy worker within ${timeoutMs} ms: ${await this.alertsSince(logOffset) || `check ${this.logFile}`}`)
   }
 
   /** Stops the master and its workers (used by tests, the demo and uninstall). */

@@ -1,15 +1,19 @@
 // The shield node's side of the mesh: joins the account's config topic with a validator,
 // keeps connections to the coordinator and to every server of the latest signed version
 // (and only those: connection gater), and pulls missing versions over /lumos/sync/1
-// whenever a peer connects.
+// through one CatchUp (one sync at a time): when a peer connects, and when a heartbeat
+// (node/mesh/heartbeat.ts) shows a peer holding a newer version.
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
 import type { ConfigVersion, SignedEnvelope, SyncRequest } from '../../proto/codec.ts'
+import { COORDINATOR_SERVER_ID } from '../../proto/heartbeat.ts'
+import { LumosError } from '../../proto/lumos-error.ts'
 import { createMeshPeer, type MeshPeer } from '../../proto/mesh-peer.ts'
 import { requestSync, serveSync } from '../../proto/sync-protocol.ts'
+import { CatchUp, type CatchUpRetry } from './catch-up.ts'
 
 export type Verdict = 'accept' | 'reject' | 'ignore'
 
@@ -24,6 +28,8 @@ export interface NodeMeshInit {
   /** What this node has, for answering and sending sync requests. */
   syncSource: (request: SyncRequest) => Promise<Uint8Array[]>
   haveVersion: () => number
+  /** Retry policy of catch-up syncs (defaults: CATCH_UP_RETRY). */
+  catchUpRetry?: Partial<CatchUpRetry>
 }
 
 const REDIAL_MS = 2000
@@ -32,6 +38,10 @@ export class NodeMesh {
   private readonly init: NodeMeshInit
   private readonly allowed = new Set<string>()
   private readonly dialTargets = new Map<string, string[]>()
+  /** peer id → server id, from the latest signed version. */
+  private readonly serverIds = new Map<string, string>()
+  private readonly catchUp: CatchUp
+  private coordinatorPeerId = ''
   private peer: MeshPeer | undefined
   private topic = ''
   private accountId = ''
@@ -39,6 +49,12 @@ export class NodeMesh {
 
   constructor (init: NodeMeshInit) {
     this.init = init
+    this.catchUp = new CatchUp({
+      heldVersion: init.haveVersion,
+      fetchFrom: async (peerId, signal) => { await this.fetchFrom(peerId, signal) },
+      logger: init.logger.child({ component: 'catch-up' }),
+      retry: init.catchUpRetry
+    })
   }
 
   get libp2p (): MeshPeer {
@@ -66,6 +82,7 @@ export class NodeMesh {
     const pubsub = peer.services.pubsub
     this.topic = topic
     this.accountId = accountId
+    this.coordinatorPeerId = coordinatorPeerId
     this.allowed.add(coordinatorPeerId)
     this.dialTargets.set(coordinatorPeerId, bootstrap)
     pubsub.topicValidators.set(topic, (from, message) => {
@@ -78,7 +95,7 @@ export class NodeMesh {
       this.init.onEnvelope(event.detail.data, from).catch(err => this.init.logger.warn({ err, peer: from }, 'gossiped envelope not applied'))
     })
     pubsub.subscribe(topic)
-    peer.addEventListener('peer:connect', (event) => { void this.syncFrom(event.detail) })
+    peer.addEventListener('peer:connect', (event) => { this.syncFrom(event.detail) })
     this.redialTimer = setInterval(() => { void this.dialMissing() }, REDIAL_MS)
     void this.dialMissing()
   }
@@ -86,15 +103,19 @@ export class NodeMesh {
   /** Follows a new signed version: its servers become the allow-list and dial targets. */
   follow (config: ConfigVersion, selfPeerId: string, coordinatorPeerId: string): void {
     const listed = new Set([coordinatorPeerId])
+    this.coordinatorPeerId = coordinatorPeerId
+    this.serverIds.clear()
     for (const server of config.servers) {
       if (server.peerId === '' || server.peerId === selfPeerId) continue
       listed.add(server.peerId)
+      this.serverIds.set(server.peerId, server.id)
       this.dialTargets.set(server.peerId, server.multiaddrs)
     }
     for (const peerId of [...this.allowed]) {
       if (listed.has(peerId)) continue
       this.allowed.delete(peerId)
       this.dialTargets.delete(peerId)
+      this.catchUp.forget(peerId)
       this.init.logger.info({ peer: peerId }, 'peer no longer in the signed config; disconnecting')
       void this.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {})
     }
@@ -117,19 +138,38 @@ export class NodeMesh {
     }))
   }
 
-  /** Asks a freshly connected peer for versions newer than ours (it may be a relay: we verify). */
-  async syncFrom (remote: PeerId): Promise<void> {
-    if (!this.allowed.has(remote.toString())) return
-    try {
-      const envelopes = await requestSync(this.libp2p, remote, { accountId: this.accountId, haveVersion: this.init.haveVersion() })
-      for (const envelope of envelopes) await this.init.onEnvelope(envelope, remote.toString())
-    } catch (err) {
-      this.init.logger.debug({ err, peer: remote.toString() }, 'sync from peer failed')
-    }
+  /**
+   * The server id the latest signed version binds to `peerId` (COORDINATOR_SERVER_ID for
+   * the coordinator); undefined for a peer outside the allow-list.
+   */
+  serverIdOf (peerId: string): string | undefined {
+    if (!this.allowed.has(peerId)) return undefined
+    return peerId === this.coordinatorPeerId ? COORDINATOR_SERVER_ID : this.serverIds.get(peerId)
+  }
+
+  /** A peer says (heartbeat) it holds `version`: catch up from it when that is newer. */
+  noteClaim (peerId: string, version: number): void {
+    if (this.allowed.has(peerId)) this.catchUp.noteClaim(peerId, version)
+  }
+
+  /** Asks a freshly connected peer, once and through catch-up, for versions newer than ours. */
+  syncFrom (remote: PeerId): void {
+    if (this.allowed.has(remote.toString())) this.catchUp.noteConnected(remote.toString())
+  }
+
+  /**
+   * One /lumos/sync/1 exchange with `peerId`. It may be a relay: every envelope goes to
+   * onEnvelope, which verifies it against the pinned key; throws when either fails.
+   */
+  private async fetchFrom (peerId: string, signal: AbortSignal): Promise<void> {
+    if (!this.allowed.has(peerId)) throw new LumosError('UNKNOWN_PEER', `peer ${peerId} is not in the latest signed config; not syncing from it`)
+    const envelopes = await requestSync(this.libp2p, peerIdFromString(peerId), { accountId: this.accountId, haveVersion: this.init.haveVersion() }, signal)
+    for (const envelope of envelopes) await this.init.onEnvelope(envelope, peerId)
   }
 
   async stop (): Promise<void> {
     clearInterval(this.redialTimer)
+    await this.catchUp.stop()
     await this.peer?.stop()
   }
 }

@@ -1,46 +1,49 @@
-// Pure rendering of a ConfigVersion into the HAProxy files of one shield node.
-// Deterministic: the same version, server and paths give byte-identical output (domains
-// sorted by hostname, no timestamps), so an unchanged config never triggers a reload.
+// Pure rendering of a ConfigVersion into the HAProxy files of one shield node: haproxy.cfg
+// plus the generated files it references (host map, blacklist ACLs, error pages, crt-list,
+// and whatever the rule modules need), all at stable paths under runDir (node/render/layout.ts).
+// Deterministic: the same version, server, binds and paths give byte-identical output
+// (domains sorted by hostname, files by path, no timestamps), so an unchanged config
+// never triggers a reload.
 import { createHash } from 'node:crypto'
 import type { ConfigVersion, Domain } from '../../proto/codec.ts'
+import { DEFAULT_TIMEOUTS } from '../../proto/domain-settings.ts'
+import { accountBlacklistFiles } from './blacklist.ts'
+import { backendName, clientTimeoutMs, haproxyDuration, renderBackend } from './backend.ts'
+import { CRT_LIST, DEFAULT_CERT, HOSTS_MAP, inRunDir } from './layout.ts'
+import { certificateRequests, crtListContent, type CertificateRequest } from './tls.ts'
+
+export { backendName } from './backend.ts'
 
 export interface RenderPaths {
   /** Directory holding the rendered files and HAProxy sockets. */
   runDir: string
-  /** Absolute path the host→backend map will live at. */
-  mapFile: string
+  /** Absolute path of haproxy-templates/ (Lua, pattern lists, pages): {{TEMPLATES_DIR}} in the template. */
+  templatesDir: string
 }
 
 export interface RenderInput {
   config: ConfigVersion
   /** The server this node is: only domains assigned to it are rendered. */
   serverId: string
-  /** HAProxy bind line for plain HTTP, e.g. "127.0.0.1:8081" or ":80". */
+  /** HAProxy bind address for plain HTTP, e.g. "127.0.0.1:8081" or ":80". */
   httpBind: string
+  /** HAProxy bind address for HTTPS, e.g. "127.0.0.1:8443" or ":443". */
+  httpsBind: string
   paths: RenderPaths
   template: string
 }
 
 export interface RenderedConfig {
   haproxyCfg: string
+  /** Generated files: path relative to runDir → content, sorted by path. */
+  files: Record<string, string>
+  /** The host → backend map (also in `files` under maps/hosts.map). */
   hostsMap: string
-  /** sha256 over both files: equal hash means nothing to reload. */
+  /** Certificates the config references; they must exist before `haproxy -c`. */
+  certificates: CertificateRequest[]
+  /** sha256 over the config, every file and the certificate names: equal hash means nothing to do. */
   hash: string
   domainCount: number
-}
-
-export function backendName (domain: Domain): string {
-  return `site_${domain.id}`
-}
-
-function renderBackend (domain: Domain): string {
-  const lines = [``, `backend ${backendName(domain)}`, `    # ${domain.hostname}`, `    balance roundrobin`, `    option httpchk GET /`, `    http-check expect rstatus ^[2-4]`]
-  domain.origins.forEach((origin, index) => {
-    const address = origin.address.includes(':') ? `[${origin.address}]` : origin.address
-    const tls = origin.tls ? ` ssl verify none sni str(${domain.hostname})` : ''
-    lines.push(`    server origin${index + 1} ${address}:${origin.port} weight ${origin.weight} check inter 2s fall 3 rise 2${tls}`)
-  })
-  return lines.join('\n')
 }
 
 export function assignedDomains (config: ConfigVersion, serverId: string): Domain[] {
@@ -49,24 +52,51 @@ export function assignedDomains (config: ConfigVersion, serverId: string): Domai
     .sort((a, b) => a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0)
 }
 
+function hostsMapContent (domains: readonly Domain[]): string {
+  const lines = domains
+    .flatMap(domain => [...new Set([domain.hostname, ...domain.aliases])].map(host => `${host} ${backendName(domain)}`))
+    .sort()
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
+}
+
+function sortedByPath (files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+}
+
 export function renderHaproxyConfig (input: RenderInput): RenderedConfig {
+  const { runDir, templatesDir } = input.paths
   const domains = assignedDomains(input.config, input.serverId)
+  const ctx = { config: input.config, runDir, templatesDir }
+  const backends = domains.map(domain => renderBackend(domain, ctx))
+  const hostsMap = hostsMapContent(domains)
+  const files = sortedByPath(Object.assign(
+    { [HOSTS_MAP]: hostsMap, [CRT_LIST]: crtListContent(domains, runDir) },
+    accountBlacklistFiles(input.config),
+    ...backends.map(backend => backend.files)
+  ))
+  // The client timeout belongs to the frontend (HAProxy 2.6 cannot set it per backend):
+  // the longest any domain of this node asks for, so no domain's clients are cut early.
+  const clientMs = Math.max(DEFAULT_TIMEOUTS.clientMs, ...domains.map(clientTimeoutMs))
   const values: Record<string, string> = {
     ACCOUNT: input.config.accountId,
-    RUN_DIR: input.paths.runDir,
-    MAP_FILE: input.paths.mapFile,
+    RUN_DIR: runDir,
+    TEMPLATES_DIR: templatesDir,
+    MAP_FILE: inRunDir(runDir, HOSTS_MAP),
+    CRT_LIST: inRunDir(runDir, CRT_LIST),
+    DEFAULT_CERT: inRunDir(runDir, DEFAULT_CERT),
     HTTP_BIND: input.httpBind,
-    BACKENDS: domains.map(renderBackend).join('\n')
+    HTTPS_BIND: input.httpsBind,
+    CLIENT_TIMEOUT: haproxyDuration(clientMs),
+    BACKENDS: backends.map(backend => backend.backendLines.join('\n')).join('\n')
   }
   const haproxyCfg = input.template.replace(/\{\{([A-Z_]+)\}\}/g, (_, key: string) => {
     const value = values[key]
     if (value === undefined) throw new Error(`template placeholder {{${key}}} has no value`)
     return value
   })
-  const hostsMap = domains
-    .flatMap(domain => [domain.hostname, ...domain.aliases].map(host => `${host} ${backendName(domain)}`))
-    .sort()
-    .join('\n') + '\n'
-  const hash = createHash('sha256').update(haproxyCfg).update('\0').update(hostsMap).digest('hex')
-  return { haproxyCfg, hostsMap, hash, domainCount: domains.length }
+  const certificates = certificateRequests(domains)
+  const hash = createHash('sha256').update(haproxyCfg)
+  for (const [path, content] of Object.entries(files)) hash.update(`\0${path}\0`).update(content)
+  for (const cert of certificates) hash.update(`\0${cert.file}\0${cert.hostnames.join(' ')}`)
+  return { haproxyCfg, files, hostsMap, certificates, hash: hash.digest('hex'), domainCount: domains.length }
 }

@@ -61,6 +61,8 @@ export interface ShieldProcess {
   serverId: string
   token: string
   httpPort: number
+  /** Loopback port of the node's HTTPS bind (LUMOS_HTTPS_BIND). */
+  httpsPort: number
   p2pPort: number
   dataDir: string
   process: ChildProcess | undefined
@@ -72,6 +74,11 @@ export interface FleetOptions {
   nodeCount: number
   adminKey?: string
   logLevel?: string
+  /**
+   * How long to wait for a started process to be up (coordinator API, node HAProxy); 60 s by
+   * default: on a loaded machine three nodes running `haproxy -c` at once can take over 15 s.
+   */
+  startTimeoutMs?: number
 }
 
 export class LocalFleet {
@@ -84,37 +91,52 @@ export class LocalFleet {
   private coordinatorPorts = { http: 0, p2p: 0 }
   private readonly origins: Server[] = []
   private readonly logLevel: string
+  private readonly startTimeoutMs: number
 
   constructor (options: FleetOptions) {
     this.baseDir = options.baseDir
     this.adminKey = options.adminKey ?? 'local-fleet-admin-key-0123456789'
     this.logLevel = options.logLevel ?? 'info'
+    this.startTimeoutMs = options.startTimeoutMs ?? 60_000
   }
 
-  /** Starts the coordinator, creates an account and `nodeCount` servers, starts their nodes. */
+  /**
+   * Starts the coordinator, creates an account and `nodeCount` servers, starts their nodes.
+   * When a step fails, whatever was started is stopped before the error is rethrown.
+   */
   static async start (options: FleetOptions): Promise<LocalFleet> {
     const fleet = new LocalFleet(options)
-    await mkdir(join(fleet.baseDir, 'logs'), { recursive: true })
-    fleet.coordinatorPorts = { http: await freePort(), p2p: await freePort() }
-    fleet.coordinatorUrl = `http://127.0.0.1:${fleet.coordinatorPorts.http}`
-    await fleet.startCoordinator()
-    const { account } = await fleet.api<{ account: { id: string } }>('POST', '/v1/accounts', { name: 'local fleet', plan: 'pro' })
-    fleet.accountId = account.id
-    for (let index = 1; index <= options.nodeCount; index++) {
+    try {
+      await fleet.startAll(options.nodeCount)
+    } catch (err) {
+      await fleet.stop()
+      throw err
+    }
+    return fleet
+  }
+
+  private async startAll (nodeCount: number): Promise<void> {
+    await mkdir(join(this.baseDir, 'logs'), { recursive: true })
+    this.coordinatorPorts = { http: await freePort(), p2p: await freePort() }
+    this.coordinatorUrl = `http://127.0.0.1:${this.coordinatorPorts.http}`
+    await this.startCoordinator()
+    const { account } = await this.api<{ account: { id: string } }>('POST', '/v1/accounts', { name: 'local fleet', plan: 'pro' })
+    this.accountId = account.id
+    for (let index = 1; index <= nodeCount; index++) {
       const name = `shield-${index}`
-      const { server, token } = await fleet.api<{ server: { id: string }, token: string }>('POST', `/v1/accounts/${account.id}/servers`, { name })
-      const dataDir = join(fleet.baseDir, name)
+      const { server, token } = await this.api<{ server: { id: string }, token: string }>('POST', `/v1/accounts/${account.id}/servers`, { name })
+      const dataDir = join(this.baseDir, name)
       const runDir = join(dataDir, 'haproxy')
-      fleet.nodes.push({
+      this.nodes.push({
         index, name, serverId: server.id, token, dataDir,
         httpPort: await freePort(),
+        httpsPort: await freePort(),
         p2pPort: await freePort(),
         process: undefined,
         haproxy: new HaproxyControl({ binary: 'haproxy', configFile: join(runDir, 'haproxy.cfg'), masterSocket: join(runDir, 'master.sock'), pidFile: join(runDir, 'haproxy.pid') })
       })
     }
-    await Promise.all(fleet.nodes.map(async node => { await fleet.startNode(node.index) }))
-    return fleet
+    await Promise.all(this.nodes.map(async node => { await this.startNode(node.index) }))
   }
 
   node (index: number): ShieldProcess {
@@ -140,8 +162,13 @@ export class LocalFleet {
     return { status: response.status, body: await response.json() as Record<string, unknown> }
   }
 
+  /** The log file of a fleet process: 'coordinator' or a node name such as 'shield-3'. */
+  logPath (name: string): string {
+    return join(this.baseDir, 'logs', `${name}.log`)
+  }
+
   private spawnLogged (name: string, script: string, env: Record<string, string>): ChildProcess {
-    const log = createWriteStream(join(this.baseDir, 'logs', `${name}.log`), { flags: 'a' })
+    const log = createWriteStream(this.logPath(name), { flags: 'a' })
     const child = spawn(process.execPath, [join(ROOT, script)], { env: { ...process.env, LUMOS_LOG_LEVEL: this.logLevel, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout?.pipe(log)
     child.stderr?.pipe(log)
@@ -155,7 +182,7 @@ export class LocalFleet {
       LUMOS_HTTP_PORT: String(this.coordinatorPorts.http),
       LUMOS_P2P_PORT: String(this.coordinatorPorts.p2p)
     })
-    await waitFor('coordinator API', async () => (await fetch(`${this.coordinatorUrl}/v1/health`)).ok ? true : undefined)
+    await waitFor('coordinator API', async () => (await fetch(`${this.coordinatorUrl}/v1/health`)).ok ? true : undefined, this.startTimeoutMs)
   }
 
   async stopCoordinator (): Promise<void> {
@@ -170,10 +197,11 @@ export class LocalFleet {
       LUMOS_COORDINATOR: this.coordinatorUrl,
       LUMOS_DATA_DIR: node.dataDir,
       LUMOS_HTTP_BIND: `127.0.0.1:${node.httpPort}`,
+      LUMOS_HTTPS_BIND: `127.0.0.1:${node.httpsPort}`,
       LUMOS_P2P_HOST: '127.0.0.1',
       LUMOS_P2P_PORT: String(node.p2pPort)
     })
-    await waitFor(`${node.name} HAProxy`, async () => await node.haproxy.status())
+    await waitFor(`${node.name} HAProxy`, async () => await node.haproxy.status(), this.startTimeoutMs)
   }
 
   /** Stops a node's daemon; with `haproxy: true` its HAProxy too (like systemctl stop). */

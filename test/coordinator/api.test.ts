@@ -1,65 +1,9 @@
 // The coordinator HTTP API over a real LevelDB store and a real signing key, through
 // fastify inject(). Publishing is recorded instead of sent: the mesh is not under test.
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { join } from 'node:path'
-import { pino } from 'pino'
-import t, { type Test } from 'tap'
-import { buildApi } from '../../coordinator/api/app.ts'
+import t from 'tap'
 import { sha256Hex } from '../../coordinator/api/auth.ts'
-import { ConfigVersions } from '../../coordinator/config-versions.ts'
-import { CoordinatorStore } from '../../coordinator/store/store.ts'
-import { exportPublicKey, generateSigningKey, importPublicKey, openEnvelope } from '../../proto/envelope.ts'
-
-const ADMIN_KEY = 'admin-key-for-tests-0123456789'
-const NOW = Date.parse('2025-01-02T03:04:05Z')
-
-async function newPeerId (): Promise<string> {
-  return peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-}
-
-async function setup (t: Test) {
-  const store = new CoordinatorStore(join(t.testdir(), 'db'))
-  await store.open()
-  const signingKey = generateSigningKey()
-  const published: Array<{ accountId: string, envelope: Uint8Array }> = []
-  const allowedPeers: string[] = []
-  const logger = pino({ level: 'silent' })
-  const versions = new ConfigVersions({ store, signingKey, now: () => NOW, logger, publish: async (accountId, envelope) => { published.push({ accountId, envelope }) } })
-  const mesh = { peerId: await newPeerId(), multiaddrs: () => ['/ip4/127.0.0.1/tcp/7701'], publicKey: exportPublicKey(signingKey.publicKey), allowPeer: (peerId: string) => { allowedPeers.push(peerId) } }
-  const app = await buildApi({ store, versions, mesh, adminKeyHash: sha256Hex(ADMIN_KEY), now: () => NOW, logger })
-  t.teardown(async () => { await app.close(); await store.close() })
-
-  const call = async (method: 'GET' | 'POST' | 'PUT', url: string, key: string | undefined, payload?: object) => {
-    const res = await app.inject({ method, url, payload, headers: key === undefined ? {} : { authorization: `Bearer ${key}` } })
-    return { status: res.statusCode, body: res.json() }
-  }
-  const createAccount = async (plan = 'free') => {
-    const { body } = await call('POST', '/v1/accounts', ADMIN_KEY, { name: 'Acme', plan })
-    return { accountId: body.account.id as string, apiKey: body.apiKey as string }
-  }
-  const createServer = async (accountId: string, key: string) => {
-    const { body } = await call('POST', `/v1/accounts/${accountId}/servers`, key, { name: 'EU Frankfurt', publicIp: '203.0.113.10' })
-    return { serverId: body.server.id as string, token: body.token as string }
-  }
-  /** Everything a rejected request must leave untouched. */
-  const storedState = async (accountId: string) => ({
-    domains: await store.listDomains(accountId),
-    servers: await store.listServers(accountId),
-    head: await store.getHead(accountId),
-    published: published.length
-  })
-  return { store, signingKey, published, allowedPeers, mesh, call, createAccount, createServer, storedState }
-}
-
-/** An account with one server and the body of a valid domain on it. */
-async function withServer (t: Test) {
-  const api = await setup(t)
-  const { accountId, apiKey } = await api.createAccount()
-  const { serverId, token } = await api.createServer(accountId, apiKey)
-  const domainBody = { hostname: 'shop.example.com', aliases: ['www.shop.example.com'], servers: [serverId], origins: [{ address: '10.0.0.5', port: 8080 }] }
-  return { ...api, accountId, apiKey, serverId, token, domainBody, domainsUrl: `/v1/accounts/${accountId}/domains` }
-}
+import { importPublicKey, openEnvelope } from '../../proto/envelope.ts'
+import { ADMIN_KEY, newPeerId, NOW, setup, withServer } from '../fixtures/coordinator-api.ts'
 
 t.test('a request without an API key is refused with 401 UNAUTHORIZED', async t => {
   const { call, createAccount } = await setup(t)

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { withDomainDefaults } from '../../proto/domain-settings.ts'
 import { signedEnvelopeCodec, type ConfigVersion } from '../../proto/codec.ts'
 import { encodeEnvelope, generateSigningKey, openEnvelope, payloadHash, signConfigVersion } from '../../proto/envelope.ts'
 
@@ -10,7 +11,9 @@ const config: ConfigVersion = {
   previousHash: new Uint8Array(32).fill(1),
   issuedAtMs: 1_700_000_000_000,
   servers: [{ id: 'srv_a', name: 'EU Frankfurt', peerId: '', multiaddrs: [], publicIp: '203.0.113.10', status: 'pending' }],
-  domains: [{ id: 'dom_a', hostname: 'shop.example.com', aliases: ['www.shop.example.com'], serverIds: ['srv_a'], origins: [{ address: '10.0.0.5', port: 8080, weight: 100, tls: false }] }]
+  domains: [withDomainDefaults({ id: 'dom_a', hostname: 'shop.example.com', aliases: ['www.shop.example.com'], serverIds: ['srv_a'], origins: [{ address: '10.0.0.5', port: 8080, weight: 100, tls: false }] })],
+  accountIpBlacklist: ['198.51.100.0/24'],
+  challengeKey: new Uint8Array(32).fill(9)
 }
 
 function signedBytes (): Uint8Array {
@@ -54,6 +57,25 @@ t.test('garbage bytes are rejected with MALFORMED_MESSAGE', async t => {
 t.test('a correctly signed payload that is not a ConfigVersion is rejected with MALFORMED_MESSAGE', async t => {
   const { sign } = await import('node:crypto')
   const payload = Uint8Array.from([0x0a, 0xff, 0x01])
-  const bytes = signedEnvelopeCodec.encode({ payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId })
+  const bytes = signedEnvelopeCodec.encode({ payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding: '' })
   t.throws(() => openEnvelope(bytes, key.publicKey), { code: 'MALFORMED_MESSAGE' })
+})
+
+t.test('a large config is sent brotli-compressed and opens to the same config', async t => {
+  const { largeConfig } = await import('../../bench/envelope-size.ts')
+  const big = largeConfig(20, 2000)
+  const envelope = signConfigVersion(big, key)
+  t.equal(envelope.payloadEncoding, 'br')
+  const raw = (await import('../../proto/codec.ts')).configVersionCodec.encode(big)
+  t.ok(envelope.payload.length * 5 < raw.length, `compressed ${envelope.payload.length} B vs raw ${raw.length} B`)
+  t.same(openEnvelope(encodeEnvelope(envelope), key.publicKey).config, big)
+})
+
+t.test('an unknown payload encoding or a corrupt compressed payload is MALFORMED_MESSAGE, even when signed', async t => {
+  const { sign } = await import('node:crypto')
+  const payload = Uint8Array.from([1, 2, 3, 4, 5])
+  for (const payloadEncoding of ['zz', 'br']) {
+    const bytes = signedEnvelopeCodec.encode({ payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding })
+    t.throws(() => openEnvelope(bytes, key.publicKey), { code: 'MALFORMED_MESSAGE' }, payloadEncoding)
+  }
 })

@@ -1,11 +1,12 @@
 // HaproxyControl against the real haproxy binary: config check, start in master-worker
-// mode and a seamless reload through the master CLI. parseShowProc on a recorded answer.
+// mode, a seamless reload through the master CLI, runtime API commands on the admin
+// socket, and HAProxy's own message on a failed start. parseShowProc on a recorded answer.
 import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { HaproxyControl, parseShowProc } from '../../../node/haproxy/haproxy-control.ts'
+import { cliCommand, HaproxyControl, parseShowProc } from '../../../node/haproxy/haproxy-control.ts'
 
 const SHOW_PROC = '#<PID>          <type>          <reloads>       <uptime>        <version>\n' +
   '2992            master          1 [failed: 0]   0d00h00m03s     2.6.12\n' +
@@ -102,4 +103,25 @@ t.test('stop ends the master and its worker', async t => {
   await haproxy.stop()
   t.notOk(isRunning(started.masterPid), 'the master is gone')
   t.notOk(started.workerPids.some(isRunning), 'the worker is gone')
+})
+
+t.test('runtime commands change an ACL without a reload; a refused one is HAPROXY_RUNTIME_FAILED with HAProxy\'s answer', async t => {
+  const { dir, haproxy } = controlIn(t, 'runtime')
+  writeFileSync(join(dir, 'bl.acl'), '')
+  writeFileSync(haproxy.paths.configFile, validConfig(dir, await freePort()).replace('string ok', `string ok if !{ src -f ${dir}/bl.acl }`))
+  const started = await haproxy.start()
+  await haproxy.runtime([`add acl ${dir}/bl.acl 10.0.0.0/8`, `add acl ${dir}/bl.acl 203.0.113.7`, `del acl ${dir}/bl.acl 10.0.0.0/8`])
+  t.match(await cliCommand(haproxy.adminSocket, `show acl ${dir}/bl.acl`), /203\.0\.113\.7/)
+  t.equal((await haproxy.status())?.reloads, started.reloads, 'no reload')
+  await t.rejects(haproxy.runtime([`del acl ${dir}/bl.acl 192.0.2.1`]), { code: 'HAPROXY_RUNTIME_FAILED', message: /not found/i })
+})
+
+t.test('a start that fails is HAPROXY_START_FAILED with HAProxy\'s alert', async t => {
+  const { dir, haproxy } = controlIn(t, 'start-fail')
+  const blocker = createServer()
+  const port = await freePort()
+  await new Promise<void>(resolve => blocker.listen(port, '127.0.0.1', resolve))
+  t.teardown(() => { blocker.close() })
+  writeFileSync(haproxy.paths.configFile, validConfig(dir, port))
+  await t.rejects(haproxy.start(), { code: 'HAPROXY_START_FAILED', message: /cannot bind/ })
 })

@@ -1,19 +1,29 @@
 // Golden-file tests of the pure renderer with the real template, plus a check that the
-// golden config is accepted by the real `haproxy -c`. After an intended change to the
-// renderer or template, regenerate with LUMOS_UPDATE_GOLDEN=1 and review the diff.
+// golden configs (basic, and one domain with every setting) are accepted by the real
+// `haproxy -c` with their generated files and certificates in place. After an intended
+// change to the renderer or template, regenerate with LUMOS_UPDATE_GOLDEN=1 and review the diff.
 import { execFile } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { withDomainDefaults } from '../../../proto/domain-settings.ts'
 import type { ConfigVersion } from '../../../proto/codec.ts'
-import { renderHaproxyConfig, type RenderInput } from '../../../node/render/render.ts'
+import { renderHaproxyConfig, type RenderedConfig, type RenderInput } from '../../../node/render/render.ts'
+import { botRules } from '../../../node/render/bot-protection.ts'
+import { wafRules } from '../../../node/render/waf.ts'
+import { SelfSignedCerts } from '../../../node/tls/self-signed-certs.ts'
+import { fullConfig } from '../../fixtures/full-config.ts'
 
 const template = readFileSync(new URL('../../../haproxy-templates/haproxy.cfg.tpl', import.meta.url), 'utf8')
 const goldenCfg = new URL('../../fixtures/golden/basic.haproxy.cfg', import.meta.url)
 const goldenMap = new URL('../../fixtures/golden/basic.hosts.map', import.meta.url)
+const fullGoldenCfg = new URL('../../fixtures/golden/full.haproxy.cfg', import.meta.url)
+const fullGoldenFiles = new URL('../../fixtures/golden/full.files.json', import.meta.url)
 const RUN_DIR = '/run/lumos-golden'
+const TEMPLATES_DIR = '/usr/share/lumos/haproxy-templates'
+const REAL_TEMPLATES_DIR = new URL('../../../haproxy-templates', import.meta.url).pathname
 
 const config: ConfigVersion = {
   accountId: 'acc_0123456789ab',
@@ -25,26 +35,46 @@ const config: ConfigVersion = {
     { id: 'srv_b', name: 'US Ashburn', peerId: '', multiaddrs: [], publicIp: '203.0.113.2', status: 'online' }
   ],
   domains: [
-    { id: 'dom_shop', hostname: 'shop.example.com', aliases: ['www.shop.example.com', 'shop.example.net'], serverIds: ['srv_a', 'srv_b'], origins: [{ address: '10.0.0.5', port: 8080, weight: 100, tls: false }] },
-    { id: 'dom_blog', hostname: 'blog.example.org', aliases: [], serverIds: ['srv_b'], origins: [{ address: '192.168.1.20', port: 80, weight: 100, tls: false }] },
-    {
+    withDomainDefaults({ id: 'dom_shop', hostname: 'shop.example.com', aliases: ['www.shop.example.com', 'shop.example.net'], serverIds: ['srv_a', 'srv_b'], origins: [{ address: '10.0.0.5', port: 8080, weight: 100, tls: false }] }),
+    withDomainDefaults({ id: 'dom_blog', hostname: 'blog.example.org', aliases: [], serverIds: ['srv_b'], origins: [{ address: '192.168.1.20', port: 80, weight: 100, tls: false }] }),
+    withDomainDefaults({
       id: 'dom_api',
       hostname: 'api.example.com',
       aliases: [],
       serverIds: ['srv_b', 'srv_a'],
       origins: [{ address: '198.51.100.7', port: 80, weight: 30, tls: false }, { address: '2001:db8::10', port: 443, weight: 70, tls: true }]
-    }
-  ]
+    })
+  ],
+  accountIpBlacklist: [],
+  challengeKey: new Uint8Array(32)
 }
 
 function input (overrides: Partial<RenderInput> = {}): RenderInput {
-  return { config, serverId: 'srv_a', httpBind: '127.0.0.1:8081', paths: { runDir: RUN_DIR, mapFile: `${RUN_DIR}/maps/hosts.map` }, template, ...overrides }
+  return { config, serverId: 'srv_a', httpBind: '127.0.0.1:8081', httpsBind: '127.0.0.1:8444', paths: { runDir: RUN_DIR, templatesDir: TEMPLATES_DIR }, template, ...overrides }
 }
+
+const fullInput = (): RenderInput => input({ config: fullConfig })
 
 if (process.env.LUMOS_UPDATE_GOLDEN === '1') {
   const rendered = renderHaproxyConfig(input())
   writeFileSync(goldenCfg, rendered.haproxyCfg)
   writeFileSync(goldenMap, rendered.hostsMap)
+  const full = renderHaproxyConfig(fullInput())
+  writeFileSync(fullGoldenCfg, full.haproxyCfg)
+  writeFileSync(fullGoldenFiles, `${JSON.stringify({ files: full.files, certificates: full.certificates }, null, 2)}\n`)
+}
+
+/** Writes a rendered config, its files and its (self-signed) certificates into `dir`, as the applier does. */
+async function materialize (rendered: RenderedConfig, dir: string): Promise<string> {
+  const relocate = (text: string): string => text.replaceAll(RUN_DIR, dir).replaceAll(TEMPLATES_DIR, REAL_TEMPLATES_DIR)
+  for (const [path, content] of Object.entries(rendered.files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true })
+    writeFileSync(join(dir, path), relocate(content))
+  }
+  await new SelfSignedCerts({ runDir: dir }).ensure(rendered.certificates)
+  const cfgFile = join(dir, 'haproxy.cfg')
+  writeFileSync(cfgFile, relocate(rendered.haproxyCfg))
+  return cfgFile
 }
 
 t.test('the rendered config and host map match the golden files', async t => {
@@ -82,12 +112,40 @@ t.test('only domains assigned to this server are rendered', async t => {
   t.match(rendered.haproxyCfg, 'backend site_dom_shop')
 })
 
-t.test('the golden config passes haproxy -c with its map file in place', async t => {
-  // HAProxy refuses unix socket paths over 97 bytes, longer than tap's default testdir path.
-  t.testdirName = join(tmpdir(), `lumos-render-${process.pid}`)
-  const dir = t.testdir({ maps: { 'hosts.map': readFileSync(goldenMap, 'utf8') } })
-  const cfgFile = join(dir, 'haproxy.cfg')
-  writeFileSync(cfgFile, readFileSync(goldenCfg, 'utf8').replaceAll(RUN_DIR, dir))
+t.test('a domain with every setting renders to the golden config and files', async t => {
+  const rendered = renderHaproxyConfig(fullInput())
+  t.equal(rendered.haproxyCfg, readFileSync(fullGoldenCfg, 'utf8'))
+  t.same({ files: rendered.files, certificates: rendered.certificates }, JSON.parse(readFileSync(fullGoldenFiles, 'utf8')))
+})
+
+t.test('WAF and bot protection lines come after the rate limit and before the origins, and pass haproxy -c', async t => {
+  const [full, ...rest] = fullConfig.domains
+  const guarded = { ...full!, waf: { ...full!.waf, owasp: true, paranoia: 2 }, bot: { blockBadBots: true, jsChallenge: true, challengeTtlS: 1800 } }
+  const config = { ...fullConfig, domains: [guarded, ...rest] }
+  const templatesDir = REAL_TEMPLATES_DIR
+  const rendered = renderHaproxyConfig(input({ config, paths: { runDir: RUN_DIR, templatesDir } }))
+  const ctx = { config, runDir: RUN_DIR, templatesDir }
+  const backend = rendered.haproxyCfg.slice(rendered.haproxyCfg.indexOf('backend site_dom_full'))
+  const expected = ['http-request track-sc0 src', ...wafRules(guarded, ctx).backendLines, ...botRules(guarded, ctx).backendLines, 'server origin1 ']
+  let at = 0
+  for (const line of expected) {
+    const found = backend.indexOf(`    ${line}`, at)
+    t.ok(found >= at, `in order: ${line.slice(0, 80)}`)
+    at = found
+  }
+  t.testdirName = join(tmpdir(), `lumos-render-${process.pid}-guarded`)
+  const cfgFile = await materialize(rendered, t.testdir())
   const { stdout, stderr } = await promisify(execFile)('/usr/sbin/haproxy', ['-c', '-f', cfgFile])
   t.match(`${stdout}${stderr}`, 'Configuration file is valid')
 })
+
+for (const [name, render] of [['basic', () => renderHaproxyConfig(input())], ['full', () => renderHaproxyConfig(fullInput())]] as const) {
+  t.test(`the ${name} golden config passes haproxy -c with its files and certificates in place`, async t => {
+    // HAProxy refuses unix socket paths over 97 bytes, longer than tap's default testdir path.
+    t.testdirName = join(tmpdir(), `lumos-render-${process.pid}-${name}`)
+    const cfgFile = await materialize(render(), t.testdir())
+    const { stdout, stderr } = await promisify(execFile)('/usr/sbin/haproxy', ['-c', '-f', cfgFile])
+    t.match(`${stdout}${stderr}`, 'Configuration file is valid')
+    t.notMatch(`${stdout}${stderr}`, /\[(WARNING|ALERT)\]/, 'no warnings')
+  })
+}

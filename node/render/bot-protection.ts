@@ -1,0 +1,151 @@
+// Bot protection rules of a domain: bad-bot user agents refused with 403, and a JavaScript
+// proof-of-work challenge whose signed cookie HAProxy 2.6 verifies by itself with
+// converters (hmac, sha2, ub64enc, secure_memcmp) — no Lua, no round trip to the node.
+//
+// Protocol (every step is computed by HAProxy; the key never leaves the shield):
+//   bucket    = floor(now / 300)                         (POW_BUCKET_S)
+//   challenge = ub64(hmac_sha256(key, "pow|<ip>|<bucket>|<host>")[0..16])
+//   page      = haproxy-templates/pages/challenge.html with challenge, bucket and bits;
+//               its JS finds nonce with sha256(challenge + nonce) starting with POW_BITS
+//               zero bits, sets cookie lumos_pow=<bucket>.<nonce> and reloads.
+//   next GET  : HAProxy recomputes the challenge for <bucket> (current or previous one),
+//               checks the zero bits, lets the request reach the origin and adds
+//               Set-Cookie lumos_chk=<expiry>.<ub64(hmac_sha256(key, "<ip>|<expiry>|<host>"))>
+//   later     : lumos_chk is valid while expiry > now (and not further than the TTL),
+//               for the same client IP and Host. The key is the account's, so a cookie
+//               earned on one shield is valid on every other shield after a failover.
+//
+// Who is challenged: GET/HEAD requests that Accept text/html, outside /.well-known/ (ACME).
+// API clients (fetch/XHR, curl, mobile apps) send other Accept values and pass untouched:
+// they cannot run the page anyway; rate limiting (WAF) is their protection. A bot can
+// dodge the challenge by not asking for HTML — the challenge raises the cost of headless
+// scraping of pages, it is not an authentication.
+//
+// The key reaches HAProxy as a one-line map file bot/challenge.key in the run dir
+// ("k <base64 key>"), read with str(k),map(...) — HAProxy loads maps at start-up, so the
+// file can be mode 0600 owned by root and the key never appears in haproxy.cfg.
+import { LumosError } from '../../proto/lumos-error.ts'
+import { DEFAULT_BOT } from '../../proto/domain-settings.ts'
+import type { Domain } from '../../proto/codec.ts'
+import { type DomainRules, type RuleContext, type RuleModule } from './rules.ts'
+
+/** Cookie proving a solved challenge; checked by HAProxy on every challengeable request. */
+export const CHALLENGE_COOKIE = 'lumos_chk'
+/** Short-lived cookie the page's JS sets with its solution (`<bucket>.<nonce>`). */
+export const POW_COOKIE = 'lumos_pow'
+/**
+ * Leading zero bits of sha256(challenge + nonce): 16 bits = 65 536 hashes on average,
+ * about 0.4 s in the page's plain-JS sha256 on a desktop (~155k hashes/s measured in V8),
+ * a second or two on a slow phone; enough to make a headless scraper run JS and burn CPU
+ * once per IP and TTL, not enough to annoy people.
+ */
+export const POW_BITS = 16
+/** Lifetime of a challenge: a solution is accepted for its bucket and the next one. */
+export const POW_BUCKET_S = 300
+/** The key file, relative to the run dir. Identical for every domain of the account. */
+export const CHALLENGE_KEY_FILE = 'bot/challenge.key'
+/** The longest cookie lifetime honoured, whatever the signed config says. */
+export const MAX_CHALLENGE_TTL_S = 30 * 86400
+const MIN_KEY_BYTES = 16
+
+/** Bad-bot user agents, case-insensitive substrings; see the file for the policy. */
+export function badBotsFile (templatesDir: string): string {
+  return `${templatesDir}/bad-bots.txt`
+}
+
+export function challengePageFile (templatesDir: string): string {
+  return `${templatesDir}/pages/challenge.html`
+}
+
+/** The HAProxy map file carrying the account's challenge key. */
+export function challengeKeyMap (key: Uint8Array): string {
+  return `k ${Buffer.from(key).toString('base64')}\n`
+}
+
+export function challengeTtl (domain: Domain): number {
+  const ttl = domain.bot.challengeTtlS > 0 ? domain.bot.challengeTtlS : DEFAULT_BOT.challengeTtlS
+  return Math.min(Math.floor(ttl), MAX_CHALLENGE_TTL_S)
+}
+
+/** HAProxy match of an upper-case hex sha256 that starts with `bits` zero bits. */
+export function zeroBitsMatch (bits: number): string {
+  const nibbles = Math.floor(bits / 4)
+  const rest = bits % 4
+  if (rest === 0) return `-m beg ${'0'.repeat(nibbles)}`
+  return `-m reg ^${'0'.repeat(nibbles)}[0-${(1 << (4 - rest)) - 1}]`
+}
+
+function badBotLines (ctx: RuleContext): string[] {
+  return [`http-request deny deny_status 403 if { req.fhdr(user-agent) -m sub -i -f ${badBotsFile(ctx.templatesDir)} }`]
+}
+
+function challengeLines (domain: Domain, ctx: RuleContext): string[] {
+  const ttl = challengeTtl(domain)
+  const keyMap = `${ctx.runDir}/${CHALLENGE_KEY_FILE}`
+  const mac = 'hmac(sha256,txn.bot_key)'
+  const ifPow = 'if bot_gate !bot_ok bot_has_pow'
+  const ifIssue = 'if bot_gate bot_issue'
+  const ifChallenge = 'if bot_gate !bot_ok !bot_issue'
+  const cookie = `${CHALLENGE_COOKIE}=%[var(txn.bot_nexp)].%[var(txn.bot_nmac)]; Path=/; Max-Age=${ttl}; HttpOnly; SameSite=Lax`
+  return [
+    // Which requests the challenge is for; everything else skips all the work below.
+    'acl bot_page_method method GET HEAD',
+    'acl bot_wants_html req.fhdr(accept) -m sub -i text/html',
+    'acl bot_exempt path_beg /.well-known/',
+    `acl bot_has_chk req.cook(${CHALLENGE_COOKIE}) -m found`,
+    `acl bot_has_pow req.cook(${POW_COOKIE}) -m found`,
+    'acl bot_gate var(txn.bot_gate) -m bool',
+    'acl bot_ok var(txn.bot_ok) -m bool',
+    'acl bot_issue var(txn.bot_issue) -m bool',
+    'http-request set-var(txn.bot_gate) bool(true) if bot_page_method bot_wants_html !bot_exempt',
+    `http-request set-var(txn.bot_key) str(k),map(${keyMap}) if bot_gate`,
+    'http-request set-var(txn.bot_now) date if bot_gate',
+    'http-request set-var(txn.bot_host) req.hdr(host),host_only if bot_gate',
+    // lumos_chk=<expiry>.<mac>: signature over ip|expiry|host, expiry in (now, now+ttl].
+    `http-request set-var(txn.bot_exp) req.cook(${CHALLENGE_COOKIE}),field(1,.) if bot_gate bot_has_chk`,
+    `http-request set-var(txn.bot_mac) req.cook(${CHALLENGE_COOKIE}),field(2,.) if bot_gate bot_has_chk`,
+    'http-request set-var(txn.bot_left) var(txn.bot_exp),sub(txn.bot_now) if bot_gate bot_has_chk',
+    'http-request set-var-fmt(txn.bot_msg) "%[src]|%[var(txn.bot_exp)]|%[var(txn.bot_host)]" if bot_gate bot_has_chk',
+    `http-request set-var(txn.bot_ok) var(txn.bot_msg),${mac},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate bot_has_chk { var(txn.bot_left) -m int 1:${ttl} }`,
+    // lumos_pow=<bucket>.<nonce>: the bucket must be the current or the previous one.
+    `http-request set-var(txn.bot_pb) req.cook(${POW_COOKIE}),field(1,.) ${ifPow}`,
+    `http-request set-var(txn.bot_pn) req.cook(${POW_COOKIE}),field(2,.) ${ifPow}`,
+    `http-request set-var(txn.bot_pow_age) var(txn.bot_now),div(${POW_BUCKET_S}),sub(txn.bot_pb) ${ifPow}`,
+    `http-request set-var-fmt(txn.bot_pmsg) "pow|%[src]|%[var(txn.bot_pb)]|%[var(txn.bot_host)]" ${ifPow} { var(txn.bot_pow_age) -m int 0:1 }`,
+    `http-request set-var(txn.bot_phash) var(txn.bot_pmsg),${mac},bytes(0,16),ub64enc,concat(,txn.bot_pn,),sha2(256),hex ${ifPow} { var(txn.bot_pmsg) -m found }`,
+    `http-request set-var(txn.bot_issue) bool(true) ${ifPow} { var(txn.bot_phash) ${zeroBitsMatch(POW_BITS)} }`,
+    `http-request set-var(txn.bot_nexp) var(txn.bot_now),add(${ttl}) ${ifIssue}`,
+    `http-request set-var-fmt(txn.bot_nmsg) "%[src]|%[var(txn.bot_nexp)]|%[var(txn.bot_host)]" ${ifIssue}`,
+    `http-request set-var(txn.bot_nmac) var(txn.bot_nmsg),${mac},ub64enc ${ifIssue}`,
+    // Neither cookie is valid: serve the challenge page instead of the origin.
+    `http-request set-var(txn.bot_bucket) var(txn.bot_now),div(${POW_BUCKET_S}) ${ifChallenge}`,
+    `http-request set-var-fmt(txn.bot_cmsg) "pow|%[src]|%[var(txn.bot_bucket)]|%[var(txn.bot_host)]" ${ifChallenge}`,
+    `http-request set-var(txn.bot_chal) var(txn.bot_cmsg),${mac},bytes(0,16),ub64enc ${ifChallenge}`,
+    `http-request set-var(txn.bot_bits) int(${POW_BITS}) ${ifChallenge}`,
+    `http-request return status 403 content-type "text/html; charset=utf-8" hdr cache-control no-store hdr x-lumos-challenge js lf-file ${challengePageFile(ctx.templatesDir)} ${ifChallenge}`,
+    // A solved challenge reaches the origin; its answer carries the new cookie (also when
+    // HAProxy answers itself, e.g. a 503 with every origin down: the work is not lost).
+    `http-after-response add-header set-cookie "${cookie}; Secure" if { var(txn.bot_issue) -m bool } { ssl_fc }`,
+    `http-after-response add-header set-cookie "${cookie}" if { var(txn.bot_issue) -m bool } !{ ssl_fc }`,
+    `http-after-response add-header set-cookie "${POW_COOKIE}=; Path=/; Max-Age=0" if { var(txn.bot_issue) -m bool }`
+  ]
+}
+
+/**
+ * Pure: the domain's bot settings → backend lines (bad bots first, then the challenge) and
+ * the key file. Throws MALFORMED_MESSAGE when the challenge is on but the signed config
+ * carries no usable key: serving a challenge signed with an empty key would be forgeable.
+ */
+export const botRules: RuleModule = (domain, ctx): DomainRules => {
+  const backendLines: string[] = []
+  const files: Record<string, string> = {}
+  if (domain.bot.blockBadBots) backendLines.push(...badBotLines(ctx))
+  if (domain.bot.jsChallenge) {
+    if (ctx.config.challengeKey.length < MIN_KEY_BYTES) {
+      throw new LumosError('MALFORMED_MESSAGE', `domain ${domain.hostname} has the JS challenge on but config version ${ctx.config.version} carries a ${ctx.config.challengeKey.length}-byte challenge key (at least ${MIN_KEY_BYTES} needed); the coordinator must issue the account key`)
+    }
+    backendLines.push(...challengeLines(domain, ctx))
+    files[CHALLENGE_KEY_FILE] = challengeKeyMap(ctx.config.challengeKey)
+  }
+  return { backendLines, files }
+}

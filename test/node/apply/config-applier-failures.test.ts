@@ -1,0 +1,88 @@
+// Failures of the apply path against a real HAProxy: a rendered config that `haproxy -c`
+// refuses, and one that passes the check but cannot be loaded (its port is taken). Each
+// test proves the failure happened (onFailed with the code and HAProxy's message, a
+// recorded reload) before it asserts the recovery: last-known-good files and config back
+// on disk, the old worker still serving, and the next good version applied.
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import t from 'tap'
+import { renderHaproxyConfig, type RenderedConfig, type RenderInput } from '../../../node/render/render.ts'
+import { freePort } from '../../../scripts/fleet/local-fleet.ts'
+import { startScene } from './scene.ts'
+
+/** A renderer that appends `extra` to the config while `extra` is set. */
+function faultyRenderer (): { render: (input: RenderInput) => RenderedConfig, inject: (extra: string | undefined) => void } {
+  let extra: string | undefined
+  return {
+    inject: (value) => { extra = value },
+    render: (input) => {
+      const rendered = renderHaproxyConfig(input)
+      return extra === undefined ? rendered : { ...rendered, haproxyCfg: `${rendered.haproxyCfg}${extra}`, hash: `${rendered.hash}-faulty` }
+    }
+  }
+}
+
+t.test('a config refused by haproxy -c is reported with HAProxy\'s message while the previous config keeps serving', async t => {
+  const faulty = faultyRenderer()
+  const scene = await startScene(t, { render: faulty.render })
+  await scene.apply(scene.version(1, [scene.domain()]))
+  const cfgGood = await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8')
+  const mapGood = await readFile(join(scene.dir, 'maps/hosts.map'), 'utf8')
+  const status = await scene.haproxy.status()
+
+  faulty.inject('backend broken\n    no-such-keyword here\n')
+  const result = await scene.apply(scene.version(2, [scene.domain({ aliases: ['www.shop.example.com'], waf: { ipBlacklist: ['127.0.0.9'], rateLimitRequests: 0, rateLimitWindowS: 10, owasp: false, paranoia: 1 } })]))
+  t.equal(result, undefined, 'the version was not applied')
+  t.equal(scene.failures.length, 1, 'onFailed was called')
+  t.equal(scene.failures[0]?.version, 2)
+  t.equal(scene.failures[0]?.err.code, 'HAPROXY_INVALID_CONFIG')
+  t.match(scene.failures[0]?.err.message, /no-such-keyword/, 'the error carries HAProxy\'s message')
+  t.match(scene.applier.lastFailure, { version: 2 }, 'the last failure is kept for reporting')
+  t.match(scene.applier.reloads.at(-1), { version: 2, result: 'invalid-config' }, 'the refused attempt is recorded')
+
+  t.equal(await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8'), cfgGood, 'haproxy.cfg is the last-known-good one')
+  t.equal(await readFile(join(scene.dir, 'maps/hosts.map'), 'utf8'), mapGood, 'the host map is restored')
+  t.equal(await readFile(join(scene.dir, 'acl/bl-dom_shop.acl'), 'utf8'), '', 'the ACL is restored')
+  t.same((await scene.haproxy.status())?.workerPids, status?.workerPids, 'the same worker serves')
+  t.equal((await scene.get('/still')).status, 200, 'the previous config keeps serving')
+
+  faulty.inject(undefined)
+  const next = await scene.apply(scene.version(3, [scene.domain({ aliases: ['www.shop.example.com'] })]))
+  t.ok(next !== undefined, 'the next good version applies')
+  t.equal(scene.applier.lastFailure, undefined, 'and clears the failure')
+  t.equal((await scene.get('/', { host: 'www.shop.example.com' })).status, 200)
+})
+
+t.test('a reload that fails restores the last-known-good config and files and reports HAProxy\'s message', async t => {
+  const faulty = faultyRenderer()
+  const scene = await startScene(t, { render: faulty.render })
+  await scene.apply(scene.version(1, [scene.domain({ errorPages: [{ status: 503, html: 'v1 page\n' }] })]))
+  const cfgGood = await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8')
+  const before = await scene.haproxy.status()
+
+  // `haproxy -c` does not bind, so a taken port passes the check and fails the reload.
+  const blocker = createServer()
+  const takenPort = await freePort()
+  await new Promise<void>(resolve => blocker.listen(takenPort, '127.0.0.1', resolve))
+  t.teardown(() => { blocker.close() })
+  faulty.inject(`listen clash\n    bind 127.0.0.1:${takenPort}\n    http-request return status 200\n`)
+  const result = await scene.apply(scene.version(2, [scene.domain({ errorPages: [{ status: 503, html: 'v2 page\n' }] })]))
+  t.equal(result, undefined, 'the version was not applied')
+  t.equal(scene.failures[0]?.err.code, 'HAPROXY_RELOAD_FAILED')
+  t.match(scene.failures[0]?.err.message, /cannot bind|Address already in use|Starting proxy clash/i, 'the error carries HAProxy\'s alert')
+  t.comment(`reported: ${scene.failures[0]?.err.message.slice(0, 300)}`)
+  const after = await scene.haproxy.status()
+  t.equal(after?.failedReloads, (before?.failedReloads ?? 0) + 1, 'the master counted a failed reload')
+  t.match(scene.applier.reloads.at(-1), { version: 2, result: 'failed' }, 'the failed reload is recorded')
+
+  t.equal(await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8'), cfgGood, 'haproxy.cfg is the last-known-good one')
+  t.equal(await readFile(join(scene.dir, 'errors/dom_shop-503.html'), 'utf8'), 'v1 page\n', 'the error page file is restored')
+  t.equal((await scene.get('/still')).status, 200, 'the old worker keeps serving')
+
+  faulty.inject(undefined)
+  const next = await scene.apply(scene.version(3, [scene.domain({ errorPages: [{ status: 503, html: 'v3 page\n' }] })]))
+  t.equal(next?.reloaded, true, 'the next good version reloads')
+  t.comment(`apply with reload after a failed one: ${next?.durationMs.toFixed(0)} ms`)
+  t.equal((await scene.get('/again')).status, 200)
+})

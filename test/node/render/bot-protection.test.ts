@@ -1,0 +1,220 @@
+// Bot protection: the pure rules of botRules for each setting, the bad-bot list policy, and
+// the behaviour of those rules in a real HAProxy with a loopback origin — bad bots refused,
+// the JS challenge page (its own script run in a vm), cookie issue and verification, and a
+// cookie earned on one shield accepted by another shield of the same account only.
+import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { runInNewContext } from 'node:vm'
+import t, { type Test } from 'tap'
+import { withDomainDefaults } from '../../../proto/domain-settings.ts'
+import type { BotSettings } from '../../../proto/codec.ts'
+import { botRules, CHALLENGE_KEY_FILE, POW_BITS, POW_BUCKET_S, zeroBitsMatch } from '../../../node/render/bot-protection.ts'
+import { configWith, freePort, get, HOST, solvePow, startOrigin, startShield, TEMPLATES_DIR, type Answer, type Origin } from './bot-harness.ts'
+
+const KEY = randomBytes(32)
+const ctx = { config: configWith(KEY), templatesDir: '/usr/share/lumos/haproxy-templates', runDir: '/run/lumos' }
+const domainWith = (bot: Partial<BotSettings>) => withDomainDefaults({ id: 'dom_shop', hostname: HOST, serverIds: ['srv_a'], origins: [], bot: { blockBadBots: false, jsChallenge: false, challengeTtlS: 3600, ...bot } })
+
+// The algorithm of haproxy-templates/pages/challenge.html, independently in Node.
+const challengeFor = (key: Uint8Array, ip: string, bucket: number, host = HOST) =>
+  createHmac('sha256', key).update(`pow|${ip}|${bucket}|${host}`).digest().subarray(0, 16).toString('base64url')
+const cookieFor = (key: Uint8Array, ip: string, expiry: number, host = HOST) =>
+  `lumos_chk=${expiry}.${createHmac('sha256', key).update(`${ip}|${expiry}|${host}`).digest('base64url')}`
+const solve = (challenge: string) => solvePow(challenge, POW_BITS)
+const nowS = () => Math.floor(Date.now() / 1000)
+const isChallenge = (answer: Answer) => answer.status === 403 && answer.headers['x-lumos-challenge'] === 'js'
+const pageValue = (page: string, name: string) => (new RegExp(`var ${name} = (?:Number\\()?"([^"]*)"`).exec(page) ?? [])[1] ?? ''
+
+/** Runs the script of a served challenge page as a browser would; returns the cookie it set. */
+function runPageScript (page: string): string {
+  const script = (/<script>([\s\S]*)<\/script>/.exec(page) ?? [])[1] ?? ''
+  const cookies: string[] = []
+  let reloaded = false
+  const storage = new Map<string, string>()
+  runInNewContext(script, {
+    document: { get cookie () { return cookies.join('; ') }, set cookie (value: string) { cookies.push(value.split(';')[0] ?? '') }, getElementById: () => ({ textContent: '' }) },
+    location: { reload: () => { reloaded = true } },
+    sessionStorage: { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => storage.set(k, v) },
+    setTimeout: (fn: () => void) => fn()
+  })
+  if (!reloaded) throw new Error('the challenge page did not reload')
+  return cookies.join('; ')
+}
+
+// ---- pure rules ----
+
+t.test('a domain with bot protection off gets no lines and no files', async t => {
+  t.same(botRules(domainWith({}), ctx), { backendLines: [], files: {} })
+})
+
+t.test('bad-bot blocking alone is one deny line on the full user agent with the template list', async t => {
+  const rules = botRules(domainWith({ blockBadBots: true }), ctx)
+  t.same(rules.backendLines, ['http-request deny deny_status 403 if { req.fhdr(user-agent) -m sub -i -f /usr/share/lumos/haproxy-templates/bad-bots.txt }'])
+  t.same(rules.files, {})
+})
+
+t.test('the challenge reads the key from a map file in the run dir and never writes it into the config', async t => {
+  const rules = botRules(domainWith({ jsChallenge: true }), ctx)
+  t.same(Object.keys(rules.files), [CHALLENGE_KEY_FILE])
+  t.equal(rules.files[CHALLENGE_KEY_FILE], `k ${KEY.toString('base64')}\n`)
+  const text = rules.backendLines.join('\n')
+  t.match(text, 'str(k),map(/run/lumos/bot/challenge.key)')
+  t.match(text, 'lf-file /usr/share/lumos/haproxy-templates/pages/challenge.html')
+  t.notMatch(text, KEY.toString('base64'))
+})
+
+t.test('the challenge TTL bounds the cookie lifetime and Max-Age; 0 means the default hour', async t => {
+  const text = (ttl: number) => botRules(domainWith({ jsChallenge: true, challengeTtlS: ttl }), ctx).backendLines.join('\n')
+  t.match(text(600), '-m int 1:600 }')
+  t.match(text(600), 'add(600)')
+  t.match(text(600), 'Max-Age=600;')
+  t.match(text(0), 'Max-Age=3600;')
+  t.match(text(10 ** 9), 'Max-Age=2592000;')
+})
+
+t.test('bad bots are refused before the challenge is considered', async t => {
+  const lines = botRules(domainWith({ blockBadBots: true, jsChallenge: true }), ctx).backendLines
+  t.match(lines[0], /^http-request deny deny_status 403/)
+  t.ok(lines.findIndex(line => line.includes('lf-file')) > 0)
+})
+
+t.test('rendering twice gives identical rules', async t => {
+  t.same(botRules(domainWith({ blockBadBots: true, jsChallenge: true }), ctx), botRules(domainWith({ blockBadBots: true, jsChallenge: true }), ctx))
+})
+
+t.test('the challenge without a usable account key is refused with MALFORMED_MESSAGE', async t => {
+  t.throws(() => botRules(domainWith({ jsChallenge: true }), { ...ctx, config: configWith(new Uint8Array()) }), { code: 'MALFORMED_MESSAGE' })
+  t.same(botRules(domainWith({ blockBadBots: true }), { ...ctx, config: configWith(new Uint8Array()) }).files, {})
+})
+
+t.test('the zero-bit match works in whole and partial hex digits', async t => {
+  t.equal(zeroBitsMatch(16), '-m beg 0000')
+  t.equal(zeroBitsMatch(18), '-m reg ^0000[0-3]')
+  t.equal(zeroBitsMatch(13), '-m reg ^000[0-7]')
+})
+
+t.test('the bad-bot list catches attack tools and spares search engines, browsers and HTTP libraries', async t => {
+  const patterns = readFileSync(`${TEMPLATES_DIR}/bad-bots.txt`, 'utf8').split('\n').map(line => line.trim().toLowerCase()).filter(line => line !== '' && !line.startsWith('#'))
+  const blocked = (ua: string) => patterns.some(pattern => ua.toLowerCase().includes(pattern))
+  for (const ua of ['sqlmap/1.7.2#stable (https://sqlmap.org)', 'Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000001)', 'masscan/1.3 (https://github.com/robertdavidgraham/masscan)', 'Mozilla/5.0 zgrab/0.x', 'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)', 'WPScan v3.8.22 (https://wpscan.com/wordpress-security-scanner)', 'gobuster/3.6', 'Fuzz Faster U Fool v2.1.0']) {
+    t.ok(blocked(ua), `blocks ${ua}`)
+  }
+  for (const ua of ['Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)', 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)', 'DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)', 'Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)', 'Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)', 'facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)', 'Twitterbot/1.0', 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0', 'curl/8.5.0', 'Wget/1.21.4', 'python-requests/2.31.0', 'Go-http-client/1.1', 'okhttp/4.12.0']) {
+    t.notOk(blocked(ua), `spares ${ua}`)
+  }
+})
+
+// ---- real HAProxy ----
+
+let origin: Origin
+t.before(async () => { origin = await startOrigin() })
+t.teardown(async () => { await origin.close() })
+
+async function shield (t: Test, bot: Partial<BotSettings>, key: Uint8Array = KEY, originPort = origin.port): Promise<number> {
+  const started = await startShield(bot, key, originPort)
+  t.teardown(started.stop)
+  return started.port
+}
+
+t.test('HAProxy refuses a bad-bot user agent with 403 and passes a normal one when the challenge is off', async t => {
+  const port = await shield(t, { blockBadBots: true })
+  const hits = origin.hits
+  t.equal((await get(port, { headers: { 'user-agent': 'sqlmap/1.7.2#stable (https://sqlmap.org)' } })).status, 403)
+  t.equal((await get(port, { headers: { 'user-agent': 'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)' } })).status, 403)
+  t.equal(origin.hits, hits, 'the origin never saw the bad bots')
+  const normal = await get(port)
+  t.equal(normal.status, 200)
+  t.equal(normal.body, '<h1>origin page</h1>')
+  t.equal((await get(port, { headers: { 'user-agent': 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' } })).status, 200)
+})
+
+t.test('a first browser request gets the challenge page; API and ACME requests pass', async t => {
+  const port = await shield(t, { jsChallenge: true })
+  const hits = origin.hits
+  const page = await get(port)
+  t.ok(isChallenge(page), 'challenged')
+  t.equal(page.headers['cache-control'], 'no-store')
+  t.equal(origin.hits, hits, 'the origin was not asked')
+  const bucket = Number(pageValue(page.body, 'bucket'))
+  t.ok(Math.abs(bucket - Math.floor(nowS() / POW_BUCKET_S)) <= 1)
+  t.equal(pageValue(page.body, 'challenge'), challengeFor(KEY, '127.0.0.1', bucket), 'challenge = hmac(key, pow|ip|bucket|host)')
+  t.equal(pageValue(page.body, 'bits'), String(POW_BITS))
+  t.equal((await get(port, { headers: { accept: 'application/json' } })).status, 200, 'API clients are not challenged')
+  t.equal((await get(port, { method: 'POST' })).status, 200, 'only GET/HEAD are challenged')
+  t.equal((await get(port, { path: '/.well-known/acme-challenge/token' })).status, 200, 'ACME is never challenged')
+})
+
+t.test('the page script solves the challenge, the origin answers with a signed cookie that then passes', async t => {
+  const port = await shield(t, { jsChallenge: true, challengeTtlS: 600 })
+  const pow = runPageScript((await get(port)).body)
+  t.match(pow, /^lumos_pow=\d+\.\d+$/)
+  const hits = origin.hits
+  const solved = await get(port, { headers: { cookie: pow } })
+  t.equal(solved.status, 200)
+  t.equal(solved.body, '<h1>origin page</h1>')
+  t.equal(origin.hits, hits + 1)
+  const setCookie = solved.headers['set-cookie'] ?? []
+  const chk = setCookie.find(line => line.startsWith('lumos_chk=')) ?? ''
+  t.match(chk, /^lumos_chk=\d+\.[\w-]{43}; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax$/)
+  t.ok(setCookie.some(line => line.startsWith('lumos_pow=;')), 'the solution cookie is cleared')
+  const cookie = chk.split(';')[0] ?? ''
+  const expiry = Number(/=(\d+)\./.exec(cookie)?.[1])
+  t.ok(expiry > nowS() + 590 && expiry <= nowS() + 600)
+  t.equal(cookie, cookieFor(KEY, '127.0.0.1', expiry), 'cookie = expiry.hmac(key, ip|expiry|host)')
+  const again = await get(port, { headers: { cookie: `theme=dark; ${cookie}` } })
+  t.equal(again.status, 200)
+  t.equal(again.headers['set-cookie'], undefined, 'a verified client is not issued a new cookie')
+})
+
+t.test('forged, expired, other-IP, other-host and over-long cookies are challenged again', async t => {
+  const port = await shield(t, { jsChallenge: true, challengeTtlS: 600 })
+  const expiry = nowS() + 300
+  t.equal((await get(port, { headers: { cookie: cookieFor(KEY, '127.0.0.1', expiry) } })).status, 200, 'the genuine cookie passes')
+  const cases: Array<[string, string, string?]> = [
+    ['forged signature', `lumos_chk=${expiry}.${randomBytes(32).toString('base64url')}`],
+    ['signature of another expiry', cookieFor(KEY, '127.0.0.1', expiry).replace(`=${expiry}.`, `=${expiry + 1000}.`)],
+    ['expired', cookieFor(KEY, '127.0.0.1', nowS() - 1)],
+    ['longer than the TTL', cookieFor(KEY, '127.0.0.1', nowS() + 5000)],
+    ['issued to another IP', cookieFor(KEY, '127.0.0.1', expiry), '127.0.0.2'],
+    ['issued for another host', cookieFor(KEY, '127.0.0.1', expiry, 'other.example.com')],
+    ['garbage', 'lumos_chk=abc']
+  ]
+  for (const [name, cookie, localAddress] of cases) {
+    t.ok(isChallenge(await get(port, { headers: { cookie }, localAddress })), name)
+  }
+})
+
+t.test('wrong, stale or other-IP proofs of work are challenged again', async t => {
+  const port = await shield(t, { jsChallenge: true })
+  const bucket = Math.floor(nowS() / POW_BUCKET_S)
+  const stale = bucket - 2
+  let wrong = 0
+  const challenge = challengeFor(KEY, '127.0.0.1', bucket)
+  while (createHash('sha256').update(challenge + wrong).digest().readUInt32BE(0) >>> (32 - POW_BITS) === 0) wrong++
+  t.ok(isChallenge(await get(port, { headers: { cookie: `lumos_pow=${bucket}.${wrong}` } })), 'nonce without enough zero bits')
+  t.ok(isChallenge(await get(port, { headers: { cookie: `lumos_pow=${stale}.${solve(challengeFor(KEY, '127.0.0.1', stale))}` } })), 'bucket too old')
+  t.ok(isChallenge(await get(port, { headers: { cookie: `lumos_pow=${bucket}.${solve(challenge)}` }, localAddress: '127.0.0.2' })), 'solved for another IP')
+  t.equal((await get(port, { headers: { cookie: `lumos_pow=${bucket - 1}.${solve(challengeFor(KEY, '127.0.0.1', bucket - 1))}` } })).status, 200, 'the previous bucket is still accepted')
+})
+
+t.test('a cookie earned on one shield passes on another shield of the account, not with another key', async t => {
+  const first = await shield(t, { jsChallenge: true })
+  const page = await get(first)
+  const pow = `lumos_pow=${pageValue(page.body, 'bucket')}.${solve(pageValue(page.body, 'challenge'))}`
+  const cookie = ((await get(first, { headers: { cookie: pow } })).headers['set-cookie'] ?? [])[0]?.split(';')[0] ?? ''
+  t.match(cookie, /^lumos_chk=/)
+  const second = await shield(t, { jsChallenge: true })
+  const answer = await get(second, { headers: { cookie } })
+  t.equal(answer.status, 200)
+  t.equal(answer.body, '<h1>origin page</h1>')
+  const otherAccount = await shield(t, { jsChallenge: true }, randomBytes(32))
+  t.ok(isChallenge(await get(otherAccount, { headers: { cookie } })))
+})
+
+t.test('a proof of work solved while every origin is down still earns the cookie', async t => {
+  const port = await shield(t, { jsChallenge: true }, KEY, await freePort())
+  const page = await get(port)
+  const answer = await get(port, { headers: { cookie: `lumos_pow=${pageValue(page.body, 'bucket')}.${solve(pageValue(page.body, 'challenge'))}` } })
+  t.equal(answer.status, 503)
+  t.match((answer.headers['set-cookie'] ?? [])[0] ?? '', /^lumos_chk=\d+\./)
+})
