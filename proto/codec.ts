@@ -115,6 +115,44 @@ export interface Heartbeat {
   /** sha256 of the held version's payload; empty when the sender holds none. */
   appliedHash: Uint8Array
   sentAtMs: number
+  /** The sender's HAProxy answered its own health check just now. */
+  haproxyHealthy: boolean
+}
+
+export interface PeerViewEntry {
+  targetServerId: string
+  state: string
+  ageMs: number
+}
+
+export interface ObservationReport {
+  observerServerId: string
+  observerPeerId: string
+  views: PeerViewEntry[]
+  sentAtMs: number
+}
+
+export interface ServerErrorReport {
+  serverId: string
+  peerId: string
+  type: string
+  message: string
+  version: number
+  sentAtMs: number
+}
+
+/** Exactly one of the fields is set. */
+export interface Report {
+  observations?: ObservationReport | null
+  serverError?: ServerErrorReport | null
+}
+
+export interface ProbeRequest {
+  targetPeerId: string
+}
+
+export interface ProbeResponse {
+  reachable: boolean
 }
 
 const root = protobuf.parse(readFileSync(new URL('./lumos.proto', import.meta.url), 'utf8')).root
@@ -151,3 +189,6 @@ export const signedEnvelopeCodec = codecFor<SignedEnvelope>('SignedEnvelope')
 export const syncRequestCodec = codecFor<SyncRequest>('SyncRequest')
 export const syncResponseCodec = codecFor<SyncResponse>('SyncResponse')
 export const heartbeatCodec = codecFor<Heartbeat>('Heartbeat')
+export const reportCodec = codecFor<Report>('Report')
+export const probeRequestCodec = codecFor<ProbeRequest>('ProbeRequest')
+export const probeResponseCodec = codecFor<ProbeResponse>('ProbeResponse')

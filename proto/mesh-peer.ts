@@ -14,6 +14,12 @@ export const SYNC_PROTOCOL = '/lumos/sync/1'
 /** Largest message accepted on gossip or sync streams. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
+export const PROBE_PROTOCOL = '/lumos/probe/1'
+
+export function reportsTopic (accountId: string): string {
+  return `lumos/${accountId}/reports/1`
+}
+
 export function configTopic (accountId: string): string {
   return `lumos/${accountId}/config/1`
 }

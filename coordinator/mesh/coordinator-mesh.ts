@@ -94,7 +94,7 @@ export class CoordinatorMesh {
       if (head === undefined) continue
       beats.push({
         topic: heartbeatTopic(accountId),
-        heartbeat: { serverId: COORDINATOR_SERVER_ID, peerId, appliedVersion: head.version, appliedHash: Buffer.from(head.hash, 'hex'), sentAtMs: Date.now() }
+        heartbeat: { serverId: COORDINATOR_SERVER_ID, peerId, appliedVersion: head.version, appliedHash: Buffer.from(head.hash, 'hex'), sentAtMs: Date.now(), haproxyHealthy: true }
       })
     }
     return beats

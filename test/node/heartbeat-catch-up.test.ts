@@ -172,7 +172,7 @@ t.test('a node behind the coordinator catches up from its head heartbeat, and sp
     const held = running.shield.version
     const mark = nodeLog.lines.length
     // Claims to be the coordinator with a far newer version.
-    await attacker.services.pubsub.publish(topic, encodeHeartbeat({ serverId: 'coordinator', peerId: hostileId, appliedVersion: held + 1000, appliedHash: new Uint8Array(32), sentAtMs: Date.now() }))
+    await attacker.services.pubsub.publish(topic, encodeHeartbeat({ serverId: 'coordinator', peerId: hostileId, appliedVersion: held + 1000, appliedHash: new Uint8Array(32), sentAtMs: Date.now(), haproxyHealthy: true }))
     const rejected = await waitFor('the spoofed heartbeat rejected', () => nodeLog.lines.slice(mark).find(l => l.msg === 'heartbeat rejected' && l.peer === hostileId))
     t.equal(rejected.code, 'UNKNOWN_PEER')
     t.equal(running.shield.version, held, 'the held version did not change')

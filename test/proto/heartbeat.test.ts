@@ -7,7 +7,8 @@ const heartbeat: Heartbeat = {
   peerId: '12D3KooWGzRkJf3f5jvXG5x8X3qxKp1XQqf9Gk7d3QYkqM3wVw7b',
   appliedVersion: 42,
   appliedHash: new Uint8Array(32).fill(7),
-  sentAtMs: 1_700_000_000_000
+  sentAtMs: 1_700_000_000_000,
+  haproxyHealthy: true
 }
 
 t.test('a heartbeat survives encode and decode and stays small', async t => {
