@@ -88,7 +88,7 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
     topic: heartbeatTopic(enrollment.accountId),
     self: () => {
       const held = node.held
-      return { serverId: enrollment.serverId, peerId: selfPeerId, appliedVersion: held.version, appliedHash: held.hash, sentAtMs: Date.now() }
+      return { serverId: enrollment.serverId, peerId: selfPeerId, appliedVersion: held.version, appliedHash: held.hash, sentAtMs: Date.now(), haproxyHealthy: true }
     },
     serverIdOf: (peerId) => mesh.serverIdOf(peerId),
     onClaim: (peerId, version) => { mesh.noteClaim(peerId, version) },
