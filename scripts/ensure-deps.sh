@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need on a fresh Debian machine that has only
 # Node 20 and npm: the npm packages (which bring Node 24) and the Debian packages
-# (HAProxy; wrk, etcd, serf for the benchmarks). Safe to run again: it skips what is there.
+# (HAProxy; for the benchmarks wrk, etcd, serf, iptables and nginx + ModSecurity + CRS). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,8 @@ if [ "${LUMOS_BENCH_DEPS:-0}" = "1" ]; then
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
   command -v serf >/dev/null 2>&1 || missing+=(serf)
+  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  [ -d /usr/share/modsecurity-crs ] || missing+=(nginx libnginx-mod-http-modsecurity modsecurity-crs)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ]; then
