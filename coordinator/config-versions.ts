@@ -2,7 +2,7 @@
 // One change per account at a time: the change's records, the signed envelope and the new
 // head are written in one fsynced batch, then the envelope is published to the mesh.
 import type { Logger } from 'pino'
-import type { ConfigVersion } from '../proto/codec.ts'
+import type { ConfigVersion, SignedEnvelope } from '../proto/codec.ts'
 import { encodeEnvelope, payloadHash, signConfigVersion, type SigningKey } from '../proto/envelope.ts'
 import type { Account, DomainRecord, ServerRecord, VersionHead } from './model.ts'
 import type { CoordinatorStore, StoreOp } from './store/store.ts'
@@ -46,9 +46,15 @@ function applyOps (state: AccountState, ops: StoreOp[]): AccountState {
   return { accountId: state.accountId, account, servers: [...servers.values()], domains: [...domains.values()] }
 }
 
+/** Signs with a key that may change (coordinator/signer.ts CoordinatorSigner). */
+export interface VersionSigner {
+  sign: (config: ConfigVersion) => SignedEnvelope
+}
+
 export interface ConfigVersionsInit {
   store: CoordinatorStore
-  signingKey: SigningKey
+  /** A fixed key, or the coordinator's rotating signer. */
+  signingKey: SigningKey | VersionSigner
   /** Sends a signed envelope to the account's mesh topic. */
   publish: (accountId: string, envelope: Uint8Array) => Promise<void>
   now: () => number
@@ -93,7 +99,7 @@ export class ConfigVersions {
     const version = (head?.version ?? 0) + 1
     const previousHash = head === undefined ? new Uint8Array() : Buffer.from(head.hash, 'hex')
     const config = buildConfigVersion(applyOps(state, ops), version, previousHash, now())
-    const signed = signConfigVersion(config, signingKey)
+    const signed = 'sign' in signingKey ? signingKey.sign(config) : signConfigVersion(config, signingKey)
     const envelope = encodeEnvelope(signed)
     const newHead: VersionHead = { version, hash: Buffer.from(payloadHash(signed.payload)).toString('hex') }
     await store.write([...ops, { type: 'version', accountId, version, envelope }, { type: 'head', accountId, value: newHead }])

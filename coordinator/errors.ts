@@ -19,6 +19,9 @@ export const COORDINATOR_ERRORS = {
   DNS_PROVIDER_FAILED: { status: 502, summary: 'The DNS provider answered with an error, or kept failing or timing out until the retry bound; DNS was left as it was.' },
   INVALID_WEBHOOK_URL: { status: 400, summary: 'A notification channel URL that does not parse or whose scheme is not http: or https:.' },
   CHANNEL_LIMIT: { status: 409, summary: 'The account already has the maximum number of notification channels; delete one first.' },
+  FAILOVER_UNAVAILABLE: { status: 409, summary: 'DNS failover is off on this coordinator (LUMOS_CLOUDFLARE_TOKEN is not set), so a failover drill cannot move DNS.' },
+  FAILOVER_NOT_ENABLED: { status: 409, summary: 'The domain is not in DNS failover (failover.enabled with a zone and record, and at least two servers), so there is nothing to drill.' },
+  SERVER_NOT_ENROLLED: { status: 409, summary: 'The server has no mesh peer yet (never enrolled) or is decommissioned, so it cannot be partitioned.' },
   INTERNAL: { status: 500, summary: 'An unexpected failure inside the coordinator; the details are in its log, not in the answer.' }
 } as const
 

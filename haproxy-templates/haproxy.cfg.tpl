@@ -24,9 +24,15 @@ frontend shield_http
     bind {{HTTPS_BIND}} ssl crt {{DEFAULT_CERT}} crt-list {{CRT_LIST}} alpn h2,http/1.1
     # Client timeout cannot be set per backend: the longest of this node's domains.
     timeout client {{CLIENT_TIMEOUT}}
+    # HAProxy itself answers 200 here (before any rule, unlogged): the node's health check
+    # (node/liveness/haproxy-health.ts) asks it every second.
+    monitor-uri /.lumos/health
     http-request set-header X-Forwarded-Proto https if { ssl_fc }
     http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
     http-request set-var(txn.site) req.hdr(host),lower,field(1,:),map({{MAP_FILE}})
+    # Checks run once per node (blacklist lookup, WAF inspection, bot checks), driven by maps;
+    # the verdicts (403, challenge page) are given in each domain's backend.
+{{FRONTEND_RULES}}
     use_backend %[var(txn.site)] if { var(txn.site) -m found }
     default_backend unknown_site
 

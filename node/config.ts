@@ -3,6 +3,7 @@
 import { resolve } from 'node:path'
 import { HEARTBEAT_INTERVAL_MS } from '../proto/heartbeat.ts'
 import { LumosError } from '../proto/lumos-error.ts'
+import { LIVENESS_PRESETS, type LivenessParams } from './liveness/constants.ts'
 
 export interface NodeConfig {
   /** One-time connection token; needed only until the node is enrolled. */
@@ -21,7 +22,11 @@ export interface NodeConfig {
   stopHaproxyOnExit: boolean
   /** Heartbeat interval (LUMOS_HEARTBEAT_MS); HEARTBEAT_INTERVAL_MS when omitted. */
   heartbeatIntervalMs?: number
+  /** Failure-detector preset (LUMOS_LIVENESS_PRESET: lan | wan | seed, default lan); DEFAULT_LIVENESS (LAN) when omitted. */
+  liveness?: LivenessParams
 }
+
+const PRESET_NAMES = { lan: 'LAN', wan: 'WAN', seed: 'SEED_COMPAT' } as const
 
 export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
   const coordinatorUrl = env.LUMOS_COORDINATOR ?? ''
@@ -35,6 +40,9 @@ export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
   if (!Number.isInteger(p2pPort) || p2pPort < 0 || p2pPort > 65535) throw new LumosError('BAD_CONFIG', `LUMOS_P2P_PORT=${env.LUMOS_P2P_PORT} is not a port number`)
   const heartbeatIntervalMs = env.LUMOS_HEARTBEAT_MS === undefined || env.LUMOS_HEARTBEAT_MS === '' ? HEARTBEAT_INTERVAL_MS : Number(env.LUMOS_HEARTBEAT_MS)
   if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50 || heartbeatIntervalMs > 60_000) throw new LumosError('BAD_CONFIG', `LUMOS_HEARTBEAT_MS=${env.LUMOS_HEARTBEAT_MS} must be a whole number of milliseconds between 50 and 60000`)
+  const preset = (env.LUMOS_LIVENESS_PRESET ?? 'lan').trim().toLowerCase()
+  if (!Object.hasOwn(PRESET_NAMES, preset)) throw new LumosError('BAD_CONFIG', `LUMOS_LIVENESS_PRESET=${env.LUMOS_LIVENESS_PRESET} must be lan, wan or seed`)
+  const liveness = LIVENESS_PRESETS[PRESET_NAMES[preset as keyof typeof PRESET_NAMES]]
   const httpBind = env.LUMOS_HTTP_BIND ?? ':80'
   if (!/^[0-9a-fA-F.:[\]]*:\d{1,5}$/.test(httpBind)) throw new LumosError('BAD_CONFIG', `LUMOS_HTTP_BIND=${httpBind} must look like 127.0.0.1:8080 or :80`)
   const httpsBind = env.LUMOS_HTTPS_BIND ?? ':443'
@@ -54,6 +62,7 @@ export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
     templateFile: resolve(env.LUMOS_TEMPLATE ?? new URL('../haproxy-templates/haproxy.cfg.tpl', import.meta.url).pathname),
     logLevel: env.LUMOS_LOG_LEVEL ?? 'info',
     stopHaproxyOnExit: env.LUMOS_STOP_HAPROXY === '1',
-    heartbeatIntervalMs
+    heartbeatIntervalMs,
+    liveness
   })
 }

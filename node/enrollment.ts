@@ -61,3 +61,11 @@ export async function loadOrEnroll (init: EnrollInit): Promise<Enrollment> {
   init.logger.info({ server: enrollment.serverId, account: enrollment.accountId }, 'node enrolled')
   return enrollment
 }
+
+/**
+ * Pins a new coordinator key after a verified key rotation: rewrites the enrollment file
+ * atomically (temp file, fsync, rename), so a restart verifies against the new key.
+ */
+export async function pinCoordinatorKey (path: string, enrollment: Enrollment, coordinatorPublicKey: string): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify({ ...enrollment, coordinatorPublicKey }, null, 2), 0o600)
+}

@@ -1,25 +1,35 @@
 // Wires a shield node together: store → peer key → mesh → enrollment → HAProxy apply path
-// → heartbeats (which feed the mesh's catch-up).
+// → heartbeats (which feed the mesh's catch-up and the failure detector) → liveness:
+// HAProxy health check, /lumos/probe/1, the failure detector and its reports.
 import { mkdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import { importPublicKey } from '../proto/envelope.ts'
-import { heartbeatTopic } from '../proto/mesh-peer.ts'
+import { heartbeatTopic, reportsTopic } from '../proto/mesh-peer.ts'
+import { HAPROXY_RELOAD_FAILED } from '../proto/report.ts'
 import { loadOrCreatePeerKey } from '../proto/peer-key-file.ts'
 import { ConfigApplier } from './apply/config-applier.ts'
 import type { NodeConfig } from './config.ts'
-import { loadOrEnroll } from './enrollment.ts'
+import { loadOrEnroll, pinCoordinatorKey } from './enrollment.ts'
 import { HaproxyControl } from './haproxy/haproxy-control.ts'
+import { DEFAULT_LIVENESS } from './liveness/constants.ts'
+import { HaproxyHealth, healthUrlOf } from './liveness/haproxy-health.ts'
+import { LivenessRunner } from './liveness/liveness-runner.ts'
 import { NodeHeartbeat } from './mesh/heartbeat.ts'
 import { NodeMesh } from './mesh/node-mesh.ts'
+import { ProbeService } from './mesh/probe-protocol.ts'
+import { NodeReports } from './mesh/reports.ts'
 import { ShieldNode } from './shield-node.ts'
-import { NodeStore } from './store/node-store.ts'
+import { openNodeStore } from './store/store-recovery.ts'
 
 export interface RunningNode {
   shield: ShieldNode
   mesh: NodeMesh
   heartbeat: NodeHeartbeat
   haproxy: HaproxyControl
+  liveness: LivenessRunner
+  reports: NodeReports
+  haproxyHealth: HaproxyHealth
   /** Stops the daemon; HAProxy keeps serving unless `stopHaproxy` is set. */
   stop: (options?: { stopHaproxy?: boolean }) => Promise<void>
 }
@@ -27,8 +37,7 @@ export interface RunningNode {
 export async function startNode (config: Readonly<NodeConfig>, logger: Logger): Promise<RunningNode> {
   const runDir = join(config.dataDir, 'haproxy')
   await mkdir(runDir, { recursive: true, mode: 0o750 })
-  const store = new NodeStore(join(config.dataDir, 'db'))
-  await store.open()
+  const store = await openNodeStore(join(config.dataDir, 'db'), logger)
   let shield: ShieldNode | undefined
   const mesh = new NodeMesh({
     privateKey: await loadOrCreatePeerKey(join(config.dataDir, 'peer.key')),
@@ -56,6 +65,26 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
     masterSocket: join(runDir, 'master.sock'),
     pidFile: join(runDir, 'haproxy.pid')
   })
+  const preset = config.liveness ?? DEFAULT_LIVENESS
+  // The detector never expects heartbeats more often than this fleet sends them.
+  const livenessParams = { ...preset, heartbeatIntervalMs: Math.max(preset.heartbeatIntervalMs, config.heartbeatIntervalMs ?? 0) }
+  const haproxyHealth = new HaproxyHealth({ url: healthUrlOf(config.httpBind), logger: log.child({ component: 'haproxy-health' }) })
+  const reports = new NodeReports({
+    pubsub: mesh.libp2p.services.pubsub,
+    topic: reportsTopic(enrollment.accountId),
+    serverId: enrollment.serverId,
+    peerId: selfPeerId,
+    serverIdOf: (peerId) => mesh.serverIdOf(peerId),
+    logger: log.child({ component: 'reports' })
+  })
+  const probes = new ProbeService({ peer: mesh.libp2p, mayProbe: (peerId) => mesh.serverIdOf(peerId) !== undefined, timeoutMs: livenessParams.probeTimeoutMs, logger: log.child({ component: 'probe' }) })
+  const liveness = new LivenessRunner({
+    params: livenessParams,
+    selfServerId: enrollment.serverId,
+    probes,
+    publish: async (views) => { await reports.publishObservations(views) },
+    logger: log.child({ component: 'liveness' })
+  })
   const applier = new ConfigApplier({
     haproxy,
     template: await readFile(config.templateFile, 'utf8'),
@@ -70,14 +99,21 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
       // One line per live version: operators grep it, bench/propagation times it.
       log.info({ version: result.version, reloaded: result.reloaded, durationMs: Math.round(result.durationMs) }, 'version applied')
     },
-    onFailed: (version, err) => { log.error({ err, version }, 'config version not applied; previous config keeps serving') }
+    onFailed: (version, err) => {
+      log.error({ err, version }, 'config version not applied; previous config keeps serving')
+      reports.reportServerError({ type: HAPROXY_RELOAD_FAILED, message: err.message, version })
+    }
   })
   shield = new ShieldNode({
     enrollment,
     coordinatorKey: importPublicKey(enrollment.coordinatorPublicKey),
+    pinCoordinatorKey: async (publicKey) => { await pinCoordinatorKey(join(config.dataDir, 'enrollment.json'), enrollment, publicKey) },
     store,
     applier,
-    onNewVersion: (cfg) => { mesh.follow(cfg, selfPeerId, enrollment.coordinatorPeerId) },
+    onNewVersion: (cfg) => {
+      mesh.follow(cfg, selfPeerId, enrollment.coordinatorPeerId)
+      liveness.follow(cfg)
+    },
     logger: log.child({ component: 'shield' })
   })
   await shield.resume()
@@ -88,13 +124,18 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
     topic: heartbeatTopic(enrollment.accountId),
     self: () => {
       const held = node.held
-      return { serverId: enrollment.serverId, peerId: selfPeerId, appliedVersion: held.version, appliedHash: held.hash, sentAtMs: Date.now(), haproxyHealthy: true }
+      return { serverId: enrollment.serverId, peerId: selfPeerId, appliedVersion: held.version, appliedHash: held.hash, sentAtMs: Date.now(), haproxyHealthy: haproxyHealth.healthy }
     },
     serverIdOf: (peerId) => mesh.serverIdOf(peerId),
     onClaim: (peerId, version) => { mesh.noteClaim(peerId, version) },
+    onHeartbeat: (peerId, beat) => { liveness.noteHeartbeat(peerId, beat.haproxyHealthy) },
     logger: log.child({ component: 'heartbeat' }),
     intervalMs: config.heartbeatIntervalMs
   })
+  haproxyHealth.start()
+  await probes.start()
+  reports.start()
+  liveness.start()
   heartbeat.start()
   log.info({ peer: selfPeerId, addrs: mesh.multiaddrs(), httpBind: config.httpBind, httpsBind: config.httpsBind }, 'shield node running')
   return {
@@ -102,8 +143,15 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
     mesh,
     heartbeat,
     haproxy,
+    liveness,
+    reports,
+    haproxyHealth,
     async stop (options = {}) {
       heartbeat.stop()
+      liveness.stop()
+      reports.stop()
+      haproxyHealth.stop()
+      await probes.stop().catch((err: unknown) => { log.debug({ err }, 'probe handler not unregistered') })
       await mesh.stop()
       await store.close()
       if (options.stopHaproxy === true) await haproxy.stop()

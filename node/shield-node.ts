@@ -1,11 +1,15 @@
 // ShieldNode: what a node does with signed versions. Every envelope, from gossip or sync,
 // is verified against the pinned coordinator key, checked for account and order, made
-// durable in the store, and only then handed to the apply path.
+// durable in the store, and only then handed to the apply path. An envelope signed by a
+// newer coordinator key is accepted when its rotation statements chain from the pinned key
+// (proto/key-rotation.ts): the new key is pinned on disk after the store and before the apply.
 import type { KeyObject } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { ConfigVersion, SignedEnvelope, SyncRequest } from '../proto/codec.ts'
-import { encodeEnvelope, openEnvelope, verifyEnvelope } from '../proto/envelope.ts'
+import { encodeEnvelope, exportPublicKey, keyIdOf } from '../proto/envelope.ts'
+import { signedEnvelopeCodec } from '../proto/codec.ts'
+import { verifyEnvelopeChained, type ChainedVerification } from '../proto/key-rotation.ts'
 import { isLumosError } from '../proto/lumos-error.ts'
 import type { ConfigApplier } from './apply/config-applier.ts'
 import type { Enrollment } from './enrollment.ts'
@@ -16,6 +20,8 @@ import { checkCandidate } from './verifier.ts'
 export interface ShieldNodeInit {
   enrollment: Enrollment
   coordinatorKey: KeyObject
+  /** Persists a newly pinned coordinator key (base64 SPKI) durably, e.g. in enrollment.json. */
+  pinCoordinatorKey: (publicKey: string) => Promise<void>
   store: NodeStore
   applier: ConfigApplier
   /** Called with each newly stored version (e.g. to update the mesh allow-list). */
@@ -28,9 +34,36 @@ export class ShieldNode {
   private latestVersion = 0
   /** sha256 of the latest version's payload; empty while none is held. */
   private latestHash: Uint8Array = new Uint8Array()
+  /** The pinned coordinator key; moves forward along verified key rotations. */
+  private coordinatorKey: KeyObject
+  /** Pin writes, in the order the keys were adopted (the last one written is the newest). */
+  private pinning: Promise<void> = Promise.resolve()
 
   constructor (init: ShieldNodeInit) {
     this.init = init
+    this.coordinatorKey = init.coordinatorKey
+  }
+
+  /** Id of the coordinator key this node verifies against. */
+  get coordinatorKeyId (): string { return keyIdOf(this.coordinatorKey) }
+
+  private open (input: Uint8Array | SignedEnvelope): ChainedVerification & { envelope: SignedEnvelope } {
+    const envelope = input instanceof Uint8Array ? signedEnvelopeCodec.decode(input) : input
+    return { envelope, ...verifyEnvelopeChained(envelope, this.coordinatorKey) }
+  }
+
+  /**
+   * Adopts a key reached through verified rotations: in memory at once (so the gossip
+   * validator follows), on disk through a serialized write the caller awaits before applying.
+   */
+  private async adoptKey (key: KeyObject, version: number): Promise<void> {
+    const previousKeyId = this.coordinatorKeyId
+    this.coordinatorKey = key
+    const publicKey = exportPublicKey(key)
+    const write = this.pinning.catch(() => {}).then(async () => { await this.init.pinCoordinatorKey(publicKey) })
+    this.pinning = write
+    await write
+    this.init.logger.warn({ version, keyId: keyIdOf(key), previousKeyId }, 'coordinator key rotated; new key pinned')
   }
 
   get version (): number { return this.latestVersion }
@@ -45,9 +78,11 @@ export class ShieldNode {
       await this.init.applier.schedule({ accountId: this.init.enrollment.accountId, version: 0, previousHash: new Uint8Array(), issuedAtMs: 0, servers: [], domains: [], accountIpBlacklist: [], challengeKey: new Uint8Array() })
       return
     }
-    const { config, hash } = openEnvelope(latest.envelope, this.init.coordinatorKey)
+    const { config, hash, signerKey, rotated } = this.open(latest.envelope)
     this.latestVersion = config.version
     this.latestHash = hash
+    // Stored but not pinned yet (a crash between the two): pin now, before applying.
+    if (rotated) await this.adoptKey(signerKey, config.version)
     this.init.logger.info({ version: config.version }, 'resuming from stored version')
     this.init.onNewVersion(config)
     await this.init.applier.schedule(config)
@@ -61,7 +96,7 @@ export class ShieldNode {
    */
   validate (data: Uint8Array, from: PeerId): Verdict {
     try {
-      const { config } = openEnvelope(data, this.init.coordinatorKey)
+      const { config } = this.open(data)
       if (config.accountId === this.init.enrollment.accountId && config.version === this.latestVersion) return 'ignore'
       checkCandidate(config, this.init.enrollment.accountId, this.latestVersion)
       return 'accept'
@@ -74,9 +109,7 @@ export class ShieldNode {
 
   /** Verifies, persists and applies one envelope; stale ones are dropped quietly. */
   async receive (input: Uint8Array | SignedEnvelope, from: string): Promise<void> {
-    const { envelope, config, hash } = input instanceof Uint8Array
-      ? openEnvelope(input, this.init.coordinatorKey)
-      : { envelope: input, ...verifyEnvelope(input, this.init.coordinatorKey) }
+    const { envelope, config, hash, signerKey, rotated } = this.open(input)
     try {
       checkCandidate(config, this.init.enrollment.accountId, this.latestVersion)
     } catch (err) {
@@ -87,6 +120,7 @@ export class ShieldNode {
     if (config.version <= this.latestVersion) return
     this.latestVersion = config.version
     this.latestHash = hash
+    if (rotated && keyIdOf(signerKey) !== this.coordinatorKeyId) await this.adoptKey(signerKey, config.version)
     this.init.logger.info({ version: config.version, peer: from }, 'config version received and stored')
     this.init.onNewVersion(config)
     await this.init.applier.schedule(config)

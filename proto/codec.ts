@@ -96,6 +96,24 @@ export interface SignedEnvelope {
   keyId: string
   /** '' = raw ConfigVersion bytes, 'br' = brotli-compressed. */
   payloadEncoding: string
+  /** Rotations of the coordinator key, oldest first (proto/key-rotation.ts); decoded as [] when none. */
+  keyRotations?: SignedKeyRotation[]
+}
+
+/** One rotation of the coordinator signing key; signed by the old key. */
+export interface KeyRotation {
+  /** base64 SPKI DER of the new key. */
+  newPublicKey: string
+  newKeyId: string
+  oldKeyId: string
+  issuedAtMs: number
+}
+
+export interface SignedKeyRotation {
+  /** Encoded KeyRotation. */
+  statement: Uint8Array
+  /** ed25519 by the old key over KEY_ROTATION_CONTEXT + statement. */
+  signature: Uint8Array
 }
 
 export interface SyncRequest {
@@ -186,6 +204,8 @@ export const configVersionCodec = {
   decode: (bytes: Uint8Array): ConfigVersion => normalizeDecodedConfig(rawConfigVersionCodec.decode(bytes))
 }
 export const signedEnvelopeCodec = codecFor<SignedEnvelope>('SignedEnvelope')
+export const keyRotationCodec = codecFor<KeyRotation>('KeyRotation')
+export const signedKeyRotationCodec = codecFor<SignedKeyRotation>('SignedKeyRotation')
 export const syncRequestCodec = codecFor<SyncRequest>('SyncRequest')
 export const syncResponseCodec = codecFor<SyncResponse>('SyncResponse')
 export const heartbeatCodec = codecFor<Heartbeat>('Heartbeat')

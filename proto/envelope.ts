@@ -2,7 +2,7 @@
 // signs; nodes verify against the public key they pinned at enrollment. A verified
 // envelope is only authentic: account, version order and chain are checked by the caller.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
-import { configVersionCodec, signedEnvelopeCodec, type ConfigVersion, type SignedEnvelope } from './codec.ts'
+import { configVersionCodec, signedEnvelopeCodec, type ConfigVersion, type SignedEnvelope, type SignedKeyRotation } from './codec.ts'
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib'
 import { isLumosError, LumosError } from './lumos-error.ts'
 
@@ -53,13 +53,14 @@ export const COMPRESS_ABOVE_BYTES = 16 * 1024
 /** Bound on a decompressed payload, against decompression bombs. */
 export const MAX_CONFIG_BYTES = 64 * 1024 * 1024
 
-export function signConfigVersion (config: ConfigVersion, key: SigningKey): SignedEnvelope {
+/** Signs a version; `keyRotations` (oldest first) let nodes pinned to earlier keys follow (proto/key-rotation.ts). */
+export function signConfigVersion (config: ConfigVersion, key: SigningKey, keyRotations: SignedKeyRotation[] = []): SignedEnvelope {
   const raw = configVersionCodec.encode(config)
   const compress = raw.length > COMPRESS_ABOVE_BYTES
   const payload = compress
     ? brotliCompressSync(raw, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length } })
     : raw
-  return { payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding: compress ? 'br' : '' }
+  return { payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding: compress ? 'br' : '', keyRotations }
 }
 
 function decodePayload (envelope: SignedEnvelope): ConfigVersion {

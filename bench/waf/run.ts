@@ -1,5 +1,6 @@
 // WAF benchmark (a harness, not a test): replays test/fixtures/waf through
-//  (a) HAProxy + our Lua WAF (the lines wafRules emits, paranoia 1) and
+//  (a) HAProxy + our Lua WAF (the frontend lines of wafFrontendRules and the backend
+//      verdict of wafRules, paranoia 1) and
 //  (b) nginx + ModSecurity v3 + OWASP CRS 3.3 at paranoia 1,
 // reporting per-class block rates and the benign false-positive rate side by side; then
 // measures req/s with `wrk` (10 s each, the benign corpus as the request mix) through
@@ -92,7 +93,7 @@ async function main (): Promise<void> {
     stops.push(origin.stop)
     const proxies = await startNginx(dir, ports, 'proxies', PROXY_THREADS)
     stops.push(proxies.stop)
-    const haproxy = await startHaproxy(dir, wafHaproxyConfig([{ port: wafOn, domain: domain('on', true) }, { port: wafOff, domain: domain('off', false) }], ports.origin, { nbthread: PROXY_THREADS }), [wafOn, wafOff])
+    const haproxy = await startHaproxy(dir, wafHaproxyConfig(dir, [{ port: wafOn, domain: domain('on', true) }, { port: wafOff, domain: domain('off', false) }], ports.origin, { nbthread: PROXY_THREADS }), [wafOn, wafOff])
     stops.push(haproxy.stop)
 
     const ours = scoreResults(await replayCorpus(corpus, { port: wafOn, concurrency: 8 }))

@@ -1,15 +1,17 @@
-// A real HAProxy on loopback fronting a local origin, one frontend per domain, the backend
-// lines coming from wafRules(domain) — the same lines the renderer puts in a shield's
-// config. Used by test/node/render/waf.test.ts and bench/waf/run.ts.
+// A real HAProxy on loopback fronting a local origin, one frontend per domain carrying the
+// node-level WAF lines of wafFrontendRules (Host → paranoia map lookup, pre-filter, Lua
+// action) and a backend with the verdict line of wafRules — the same lines the renderer
+// puts in a shield's config. The map of each frontend holds the domain's hostname plus the
+// hosts the replay and wrk send. Used by test/node/render/waf.test.ts and bench/waf/run.ts.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { connect, createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Domain } from '../../proto/codec.ts'
-import { wafRules } from '../../node/render/waf.ts'
+import { wafFrontendRules, wafRules } from '../../node/render/waf.ts'
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../haproxy-templates', import.meta.url))
 
@@ -37,7 +39,11 @@ export async function startOrigin (): Promise<{ port: number, server: Server }> 
   return { port: address.port, server }
 }
 
-export function wafHaproxyConfig (sites: Array<{ port: number, domain: Domain }>, originPort: number, opts: { nbthread?: number } = {}): string {
+/** Hosts the corpus replay (bench/waf/replay.ts) and the wrk mixes send. */
+export const HARNESS_HOSTS = ['waf.test', 'bench.example.com']
+
+/** The config for `sites`; writes each site's WAF map under `<dir>/<domain id>/` (the run dir of its frontend). */
+export function wafHaproxyConfig (dir: string, sites: Array<{ port: number, domain: Domain }>, originPort: number, opts: { nbthread?: number } = {}): string {
   const lines = [
     'global',
     `    lua-load-per-thread ${TEMPLATES_DIR}/lua/waf.lua`,
@@ -52,9 +58,17 @@ export function wafHaproxyConfig (sites: Array<{ port: number, domain: Domain }>
     '    timeout http-request 10s'
   ]
   for (const { port, domain } of sites) {
-    const rules = wafRules(domain, { config: undefined as never, templatesDir: TEMPLATES_DIR, runDir: '' })
-    lines.push(`frontend fe_${domain.id}`, `    bind 127.0.0.1:${port}`, `    default_backend site_${domain.id}`)
-    lines.push(`backend site_${domain.id}`, ...rules.backendLines.map(l => `    ${l}`), `    server origin1 127.0.0.1:${originPort}`)
+    const runDir = join(dir, domain.id)
+    const served = { ...domain, aliases: [...domain.aliases, ...HARNESS_HOSTS] }
+    const ctx = { config: undefined as never, templatesDir: TEMPLATES_DIR, runDir, node: { waf: domain.waf.owasp, badBots: false, challenge: false } }
+    const frontend = wafFrontendRules([served], ctx)
+    for (const [path, content] of Object.entries(frontend.files)) {
+      mkdirSync(join(runDir, path, '..'), { recursive: true })
+      writeFileSync(join(runDir, path), content)
+    }
+    const backend = wafRules(served, ctx)
+    lines.push(`frontend fe_${domain.id}`, `    bind 127.0.0.1:${port}`, ...frontend.frontendLines.map(l => `    ${l}`), `    default_backend site_${domain.id}`)
+    lines.push(`backend site_${domain.id}`, ...backend.backendLines.map(l => `    ${l}`), `    server origin1 127.0.0.1:${originPort}`)
   }
   return lines.join('\n') + '\n'
 }

@@ -7,10 +7,12 @@ import type { ConfigVersions } from '../config-versions.ts'
 import type { Notifier } from '../notify/notifier.ts'
 import type { CoordinatorStore } from '../store/store.ts'
 import { accountRoutes, notFound } from './accounts.ts'
+import { adminRoutes, type KeyRotator } from './admin.ts'
 import { createAuthenticator } from './auth.ts'
-import type { ApiContext, MeshIdentity } from './context.ts'
+import type { ApiContext, FailoverControl, FleetControl, MeshIdentity } from './context.ts'
 import { domainRoutes } from './domains.ts'
 import { enrollRoutes } from './enroll.ts'
+import { failoverRoutes } from './failover.ts'
 import { notificationRoutes } from './notifications.ts'
 import { serverRoutes } from './servers.ts'
 
@@ -23,6 +25,12 @@ export interface ApiInit {
   logger: Logger
   /** Webhook notifications; without it the /channels routes are not registered. */
   notifier?: Notifier
+  /** Rotates the signing key; without it POST /v1/admin/rotate-signing-key is not registered. */
+  signer?: KeyRotator
+  /** Live server statuses and the partition drill; without it servers show their stored status. */
+  fleet?: FleetControl
+  /** Failover events and drills; without them GET …/failover/events is empty and drills are refused. */
+  failover?: FailoverControl
 }
 
 export async function buildApi (init: ApiInit): Promise<FastifyInstance> {
@@ -40,6 +48,8 @@ export async function buildApi (init: ApiInit): Promise<FastifyInstance> {
     mesh: init.mesh,
     now: init.now,
     notifier: init.notifier,
+    fleet: init.fleet,
+    failover: init.failover,
     async loadAccount (request, accountId) {
       await auth.requireAccount(request, accountId)
       const account = await init.store.getAccount(accountId)
@@ -68,5 +78,7 @@ export async function buildApi (init: ApiInit): Promise<FastifyInstance> {
   await app.register(async (scope) => { await domainRoutes(scope, ctx) })
   await app.register(async (scope) => { await enrollRoutes(scope, ctx) })
   await app.register(async (scope) => { await notificationRoutes(scope, ctx) })
+  await app.register(async (scope) => { await failoverRoutes(scope, ctx) })
+  if (init.signer !== undefined) { const signer = init.signer; await app.register(async (scope) => { await adminRoutes(scope, ctx, signer) }) }
   return app
 }

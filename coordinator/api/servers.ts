@@ -7,7 +7,7 @@ import { newId } from '../ids.ts'
 import { PLAN_SERVER_LIMIT, type ServerRecord } from '../model.ts'
 import { notFound } from './accounts.ts'
 import { newSecret } from './auth.ts'
-import type { ApiContext } from './context.ts'
+import type { ApiContext, FleetControl } from './context.ts'
 
 const createServerSchema = {
   body: {
@@ -25,6 +25,35 @@ const createServerSchema = {
 export function publicServer (server: ServerRecord): Omit<ServerRecord, 'tokenHash'> {
   const { tokenHash: _hidden, ...rest } = server
   return rest
+}
+
+/**
+ * The server with its runtime status merged in: the coordinator's live view (status,
+ * last seen, applied version, liveness and quorum) for enrolled, active servers. Runtime
+ * status lives in the fleet state's own table, never in signed config versions.
+ */
+export function serverView (server: ServerRecord, fleet: FleetControl | undefined): Record<string, unknown> {
+  const base = { ...publicServer(server), lastSeen: null as string | null, appliedVersion: null as number | null, agentVersion: null }
+  const runtime = server.status === 'decommissioned' ? undefined : fleet?.runtime(server.accountId, server.id)
+  if (runtime === undefined || fleet === undefined) return base
+  return {
+    ...base,
+    status: runtime.status,
+    lastSeen: runtime.lastSeen === null ? null : new Date(runtime.lastSeen).toISOString(),
+    appliedVersion: runtime.appliedVersion,
+    haproxyHealthy: runtime.haproxyHealthy,
+    lastError: runtime.lastError === null ? null : { ...runtime.lastError, at: new Date(runtime.lastError.at).toISOString() },
+    liveness: {
+      coordinatorView: runtime.coordinatorView,
+      quorum: runtime.verdict.state,
+      reason: runtime.verdict.reason,
+      voters: runtime.verdict.voters,
+      downVotes: runtime.verdict.downVotes,
+      needed: runtime.verdict.needed,
+      health: runtime.health?.state ?? null,
+      connections: server.peerId === '' ? 0 : fleet.connections(server.peerId)
+    }
+  }
 }
 
 export async function serverRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
@@ -62,7 +91,7 @@ export async function serverRoutes (app: FastifyInstance, ctx: ApiContext): Prom
 
   app.get<{ Params: { accountId: string } }>('/v1/accounts/:accountId/servers', async (request) => {
     const account = await ctx.loadAccount(request, request.params.accountId)
-    return { servers: (await ctx.store.listServers(account.id)).map(publicServer) }
+    return { servers: (await ctx.store.listServers(account.id)).map(server => serverView(server, ctx.fleet)) }
   })
 
   // Decommission: a soft delete. The server stays in signed versions as `decommissioned`
@@ -89,6 +118,6 @@ export async function serverRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     const account = await ctx.loadAccount(request, request.params.accountId)
     const server = await ctx.store.getServer(account.id, request.params.serverId)
     if (server === undefined) throw notFound('server', request.params.serverId)
-    return { server: publicServer(server) }
+    return { server: serverView(server, ctx.fleet) }
   })
 }

@@ -2,6 +2,10 @@
 // config topic, announces each account's head on its heartbeat topic (server_id
 // "coordinator") so a node that missed versions learns it, and answers /lumos/sync/1 from
 // the store. Only enrolled servers' peers may connect (connection gater).
+// Operator drill: partition(peer, ms) denies and hangs up one peer for a while, to check
+// that a coordinator-only partition moves no DNS (the API route: coordinator/api/failover.ts).
+import type { Identify } from '@libp2p/identify'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { COORDINATOR_SERVER_ID, HeartbeatPublisher, type OutgoingHeartbeat } from '../../proto/heartbeat.ts'
 import { configTopic, createMeshPeer, heartbeatTopic, type MeshPeer } from '../../proto/mesh-peer.ts'
@@ -23,6 +27,9 @@ export class CoordinatorMesh {
   private readonly allowed = new Set<string>()
   /** Accounts whose topics this peer serves: heads are announced for these. */
   private readonly accounts = new Set<string>()
+  private readonly accountListeners: Array<(accountId: string) => void> = []
+  /** peer id → end of its partition drill (ms). */
+  private readonly partitioned = new Map<string, number>()
   private peer: MeshPeer | undefined
   private heartbeat: HeartbeatPublisher | undefined
 
@@ -45,7 +52,7 @@ export class CoordinatorMesh {
     this.peer = await createMeshPeer({
       privateKey: await loadOrCreatePeerKey(this.init.peerKeyPath),
       listen: this.init.listen,
-      isPeerAllowed: (peer) => this.allowed.has(peer.toString())
+      isPeerAllowed: (peer) => this.allowed.has(peer.toString()) && !this.isPartitioned(peer.toString())
     })
     await serveSync(this.peer, async (request) => {
       const head = await store.getHead(request.accountId)
@@ -54,7 +61,7 @@ export class CoordinatorMesh {
       return latest === undefined ? [] : [latest]
     })
     for (const account of await store.listAccounts()) {
-      this.accounts.add(account.id)
+      this.addAccount(account.id)
       this.peer.services.pubsub.subscribe(configTopic(account.id))
     }
     const peer = this.peer
@@ -72,6 +79,63 @@ export class CoordinatorMesh {
     this.allowed.add(peerId)
   }
 
+  /** Cuts a peer for good (decommission grace ended): out of the gater's allowed set, hung up. */
+  async denyPeer (peerId: string): Promise<void> {
+    this.allowed.delete(peerId)
+    await this.libp2p.hangUp(peerIdFromString(peerId))
+    this.init.logger.info({ peer: peerId }, 'peer denied and hung up')
+  }
+
+  /** Calls `listener` for every account this peer serves, now and whenever one is added. */
+  onAccount (listener: (accountId: string) => void): void {
+    this.accountListeners.push(listener)
+    for (const accountId of this.accounts) listener(accountId)
+  }
+
+  /**
+   * Partition drill: for `ms`, the gater refuses `peerId` both ways and its connections are
+   * closed now. The peer's nodes keep redialling and are let in again once it ends.
+   */
+  async partition (peerId: string, ms: number): Promise<void> {
+    this.partitioned.set(peerId, Date.now() + ms)
+    await this.libp2p.hangUp(peerIdFromString(peerId))
+    this.init.logger.warn({ peer: peerId, ms }, 'partition drill: peer denied and hung up')
+  }
+
+  isPartitioned (peerId: string): boolean {
+    const until = this.partitioned.get(peerId)
+    if (until === undefined) return false
+    if (until > Date.now()) return true
+    this.partitioned.delete(peerId)
+    return false
+  }
+
+  /**
+   * Direct liveness probe (the coordinator's own SWIM view): one identify round trip over
+   * an open or freshly dialled connection. False on any failure, refusal or abort.
+   */
+  async probe (peerId: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      const id = peerIdFromString(peerId)
+      const connection = this.libp2p.getConnections(id).find(c => c.status === 'open') ?? await this.libp2p.dial(id, { signal })
+      await (this.libp2p.services.identify as Identify).identify(connection, { signal })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Open connections to `peerId` (0 when cut off). */
+  connectionCount (peerId: string): number {
+    return this.libp2p.getConnections(peerIdFromString(peerId)).length
+  }
+
+  private addAccount (accountId: string): void {
+    if (this.accounts.has(accountId)) return
+    this.accounts.add(accountId)
+    for (const listener of this.accountListeners) listener(accountId)
+  }
+
   multiaddrs (): string[] {
     return this.libp2p.getMultiaddrs().map(ma => ma.toString())
   }
@@ -80,7 +144,7 @@ export class CoordinatorMesh {
     const topic = configTopic(accountId)
     const pubsub = this.libp2p.services.pubsub
     if (!pubsub.getTopics().includes(topic)) pubsub.subscribe(topic)
-    this.accounts.add(accountId)
+    this.addAccount(accountId)
     const result = await pubsub.publish(topic, envelope)
     this.init.logger.debug({ account: accountId, recipients: result.recipients.length }, 'config version published')
   }

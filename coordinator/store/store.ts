@@ -32,6 +32,8 @@ export type StoreOp =
   | { type: 'version', accountId: string, version: number, envelope: Uint8Array }
   | { type: 'head', accountId: string, value: VersionHead }
   | { type: 'signingKey', pem: string }
+  /** A rotation: the new signing key and every rotation statement so far (base64 SignedKeyRotation), together. */
+  | { type: 'keyRotation', pem: string, rotations: string[] }
 
 const accountRange = (accountId: string): { gt: string, lt: string } => ({ gt: `${accountId}!`, lt: `${accountId}!\xff` })
 const versionKey = (accountId: string, version: number): string => `${accountId}!${String(version).padStart(16, '0')}`
@@ -81,6 +83,8 @@ export class CoordinatorStore {
   async getHostname (hostname: string): Promise<{ accountId: string, domainId: string } | undefined> { return await this.hostnames.get(hostname) }
   async getHead (accountId: string): Promise<VersionHead | undefined> { return await this.heads.get(accountId) }
   async getSigningKeyPem (): Promise<string | undefined> { return await this.meta.get('signing-key') }
+  /** Rotation statements of the signing key, oldest first, as base64 SignedKeyRotation bytes. */
+  async getKeyRotations (): Promise<string[]> { return (await this.meta.get('key-rotations') as unknown as string[] | undefined) ?? [] }
 
   async getVersion (accountId: string, version: number): Promise<Uint8Array | undefined> {
     return await this.versions.get(versionKey(accountId, version))
@@ -105,6 +109,10 @@ export class CoordinatorStore {
         case 'version': batch.put(versionKey(op.accountId, op.version), op.envelope, { sublevel: this.versions.sub }); break
         case 'head': batch.put(op.accountId, op.value, { sublevel: this.heads.sub }); break
         case 'signingKey': batch.put('signing-key', op.pem, { sublevel: this.meta.sub }); break
+        case 'keyRotation':
+          batch.put('signing-key', op.pem, { sublevel: this.meta.sub })
+          batch.put('key-rotations', op.rotations, { sublevel: this.meta.sub })
+          break
       }
     }
     await batch.write({ sync: true } as never)

@@ -1,10 +1,13 @@
 -- Lumos Gate WAF: OWASP-style attack detection that runs inside HAProxy (no round trip).
 --
--- Loaded once from the global section (`lua-load …/lua/waf.lua`); node/render/waf.ts emits,
--- for each domain with waf.owasp on:
---   http-request wait-for-body … (so form / JSON bodies are inspected)
---   http-request lua.lumos_waf <paranoia 1..4>
+-- Loaded once per thread from the global section (`lua-load-per-thread …/lua/waf.lua`);
+-- node/render/waf.ts emits, once in the shared frontend of a node with any WAF domain:
+--   http-request set-var(txn.waf) <Host>,map(maps/waf.map)   (paranoia 1..4 of the domain)
+--   http-request wait-for-body … if { var(txn.waf) -m found } … (so bodies are inspected)
+--   http-request lua.lumos_waf if { var(txn.waf) -m found } <pre-filter matched>
+-- and in each backend:
 --   http-request deny deny_status 403 if { var(txn.waf_class) -m found }
+-- The action takes no argument: it reads the paranoia from txn.waf (1 when unset or odd).
 -- The action gathers every value an attacker controls — path, query args, form / JSON /
 -- multipart / raw body, cookies, User-Agent, Referer (its query) and X-Forwarded-For —
 -- normalizes each (waf/decode.lua) and runs the detectors below on it; the first that fires
@@ -170,8 +173,9 @@ local function inspect (req, paranoia)
 end
 
 if core then
-  core.register_action('lumos_waf', { 'http-req' }, function (txn, level)
-    local paranoia = tonumber(level) or 1
+  core.register_action('lumos_waf', { 'http-req' }, function (txn)
+    local paranoia = tonumber(txn:get_var('txn.waf')) or 1
+    if paranoia < 1 or paranoia > 4 then paranoia = 1 end
     local hdrs = {}
     for name, list in pairs(txn.http:req_get_headers()) do hdrs[lower(name)] = list[0] end
     -- one fetch (each txn.f call is costly): origin-form path?query, or absolute-form
@@ -183,7 +187,7 @@ if core then
     local ok, cls = pcall(inspect, req, paranoia)
     if not ok then core.Warning('lumos_waf: ' .. tostring(cls)) return end
     if cls then txn:set_var('txn.waf_class', cls) end
-  end, 1)
+  end, 0)
 end
 
 return { inspect = inspect, classify = classify, modules = { decode = decode, sqli = sqli, xss = xss, shell = shell, files = files } }

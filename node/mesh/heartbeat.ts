@@ -2,14 +2,15 @@
 // holds about every second, and validates the heartbeats of others before gossipsub
 // forwards them. A heartbeat is accepted only from a peer of the latest signed config (or
 // the coordinator), signed by that peer (gossipsub StrictSign) and naming itself: the
-// claimed version then goes to catch-up, which fetches and verifies it.
+// claimed version then goes to catch-up, which fetches and verifies it, and the heartbeats
+// of shield servers feed the failure detector (onHeartbeat → node/liveness).
 // (Not to be confused with gossipsub's own mesh-maintenance heartbeat.)
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { Heartbeat } from '../../proto/codec.ts'
-import { decodeHeartbeat, HeartbeatPublisher } from '../../proto/heartbeat.ts'
+import { COORDINATOR_SERVER_ID, decodeHeartbeat, HeartbeatPublisher } from '../../proto/heartbeat.ts'
 import { LumosError, isLumosError } from '../../proto/lumos-error.ts'
 import type { Verdict } from './node-mesh.ts'
 
@@ -25,6 +26,8 @@ export interface NodeHeartbeatInit {
   serverIdOf: (peerId: string) => string | undefined
   /** Receives the version each accepted heartbeat claims. */
   onClaim: (peerId: string, version: number) => void
+  /** Receives every accepted heartbeat of a shield server (not the coordinator's): the failure detector's input. */
+  onHeartbeat?: (peerId: string, heartbeat: Heartbeat) => void
   logger: Logger
   intervalMs?: number
 }
@@ -38,6 +41,7 @@ export class NodeHeartbeat {
     // Already accepted by validate(); decoding again is cheap (≤ MAX_HEARTBEAT_BYTES).
     const heartbeat = decodeHeartbeat(message.data)
     this.init.onClaim(message.from.toString(), heartbeat.appliedVersion)
+    if (heartbeat.serverId !== COORDINATOR_SERVER_ID) this.init.onHeartbeat?.(message.from.toString(), heartbeat)
   }
 
   constructor (init: NodeHeartbeatInit) {

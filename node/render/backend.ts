@@ -1,19 +1,19 @@
 // The HAProxy backend of one domain: its origins (weights, health checks, optional TLS to
 // the origin), per-domain timeouts, error pages, and the rule modules' lines in a fixed
-// order — blacklist (403), HTTP→HTTPS redirect, rate limit (429), WAF, bot protection.
+// order — blacklist (403), HTTP→HTTPS redirect, rate limit (429), WAF (the verdict of the
+// frontend's inspection, node/render/waf.ts), bot protection.
 // Pure; the files the rules need are returned beside the lines.
 import type { Domain } from '../../proto/codec.ts'
 import { DEFAULT_TIMEOUTS } from '../../proto/domain-settings.ts'
 import { blacklistRules } from './blacklist.ts'
 import { botRules } from './bot-protection.ts'
 import { errorPageRules } from './error-pages.ts'
+import { backendName } from './layout.ts'
 import { rateLimitRules } from './rate-limit.ts'
 import type { DomainRules, RuleContext, RuleModule } from './rules.ts'
 import { wafRules } from './waf.ts'
 
-export function backendName (domain: Domain): string {
-  return `site_${domain.id}`
-}
+export { backendName } from './layout.ts'
 
 /** HAProxy time value: whole seconds as "5s", anything else in milliseconds. */
 export function haproxyDuration (ms: number): string {
@@ -60,7 +60,8 @@ export function renderBackend (domain: Domain, ctx: RuleContext): DomainRules {
     `timeout server ${haproxyDuration(timeoutOr(domain.timeouts.serverMs, DEFAULT_TIMEOUTS.serverMs))}`,
     'option httpchk',
     `http-check send meth GET uri / ver HTTP/1.1 hdr Host ${domain.hostname}`,
-    'http-check expect rstatus ^[2-4]',
+    // A status range, not `rstatus ^[2-4]`: a regex is compiled once per backend at every start/reload.
+    'http-check expect status 200-499',
     ...errors.backendLines,
     ...rules.flatMap(rule => rule.backendLines),
     ...domain.origins.map((_, index) => serverLine(domain, index))

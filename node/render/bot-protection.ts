@@ -21,13 +21,25 @@
 // dodge the challenge by not asking for HTML — the challenge raises the cost of headless
 // scraping of pages, it is not an authentication.
 //
+// Layout — checks once per node, verdicts per domain (as for the WAF, node/render/waf.ts):
+// the shared frontend looks the Host up in maps/bot-block.map (→ 1) and
+// maps/bot-challenge.map (→ the domain's cookie TTL), matches the bad-bot list and
+// verifies / issues cookies for those domains only, setting txn.bot_bad and
+// txn.bot_challenge; every backend of a node using a feature carries one line that acts on
+// it (403 with the domain's page; the challenge page). In a backend, those ~35 lines with
+// their inline ACLs and the shared key / bad-bot files cost `haproxy -c` about 3 ms per
+// domain (30 s at 10 000). Turning either on or off for a domain, or changing its TTL, is
+// a map change through the runtime API, no reload (only the node's first / last user of a
+// feature changes haproxy.cfg).
+//
 // The key reaches HAProxy as a one-line map file bot/challenge.key in the run dir
 // ("k <base64 key>"), read with str(k),map(...) — HAProxy loads maps at start-up, so the
 // file can be mode 0600 owned by root and the key never appears in haproxy.cfg.
 import { LumosError } from '../../proto/lumos-error.ts'
 import { DEFAULT_BOT } from '../../proto/domain-settings.ts'
 import type { Domain } from '../../proto/codec.ts'
-import { type DomainRules, type RuleContext, type RuleModule } from './rules.ts'
+import { BOT_BLOCK_MAP, BOT_CHALLENGE_MAP, inRunDir } from './layout.ts'
+import type { DomainRules, FrontendRules, RuleContext, RuleModule } from './rules.ts'
 
 /** Cookie proving a solved challenge; checked by HAProxy on every challengeable request. */
 export const CHALLENGE_COOKIE = 'lumos_chk'
@@ -47,6 +59,8 @@ export const CHALLENGE_KEY_FILE = 'bot/challenge.key'
 /** The longest cookie lifetime honoured, whatever the signed config says. */
 export const MAX_CHALLENGE_TTL_S = 30 * 86400
 const MIN_KEY_BYTES = 16
+/** The request's host as the host map sees it (lowercase, without port). */
+const HOST_KEY = 'req.hdr(host),lower,field(1,:)'
 
 /** Bad-bot user agents, case-insensitive substrings; see the file for the policy. */
 export function badBotsFile (templatesDir: string): string {
@@ -75,20 +89,22 @@ export function zeroBitsMatch (bits: number): string {
   return `-m reg ^${'0'.repeat(nibbles)}[0-${(1 << (4 - rest)) - 1}]`
 }
 
+/** The frontend's bad-bot check: a domain of maps/bot-block.map with a listed user agent gets txn.bot_bad. */
 function badBotLines (ctx: RuleContext): string[] {
-  return [`http-request deny deny_status 403 if { req.fhdr(user-agent) -m sub -i -f ${badBotsFile(ctx.templatesDir)} }`]
+  return [`http-request set-var(txn.bot_bad) bool(true) if { ${HOST_KEY},map(${inRunDir(ctx.runDir, BOT_BLOCK_MAP)}) -m found } { req.fhdr(user-agent) -m sub -i -f ${badBotsFile(ctx.templatesDir)} }`]
 }
 
-function challengeLines (domain: Domain, ctx: RuleContext): string[] {
-  const ttl = challengeTtl(domain)
-  const keyMap = `${ctx.runDir}/${CHALLENGE_KEY_FILE}`
+/** The frontend's challenge computation for the domains of maps/bot-challenge.map (Host → TTL). */
+function challengeLines (ctx: RuleContext): string[] {
+  const keyMap = inRunDir(ctx.runDir, CHALLENGE_KEY_FILE)
   const mac = 'hmac(sha256,txn.bot_key)'
   const ifPow = 'if bot_gate !bot_ok bot_has_pow'
   const ifIssue = 'if bot_gate bot_issue'
   const ifChallenge = 'if bot_gate !bot_ok !bot_issue'
-  const cookie = `${CHALLENGE_COOKIE}=%[var(txn.bot_nexp)].%[var(txn.bot_nmac)]; Path=/; Max-Age=${ttl}; HttpOnly; SameSite=Lax`
+  const cookie = `${CHALLENGE_COOKIE}=%[var(txn.bot_nexp)].%[var(txn.bot_nmac)]; Path=/; Max-Age=%[var(txn.bot_ttl)]; HttpOnly; SameSite=Lax`
   return [
-    // Which requests the challenge is for; everything else skips all the work below.
+    // Which requests the challenge is for (a challenge domain, a page request); everything else skips all the work below.
+    `http-request set-var(txn.bot_ttl) ${HOST_KEY},map_str_int(${inRunDir(ctx.runDir, BOT_CHALLENGE_MAP)})`,
     'acl bot_page_method method GET HEAD',
     'acl bot_wants_html req.fhdr(accept) -m sub -i text/html',
     'acl bot_exempt path_beg /.well-known/',
@@ -97,7 +113,7 @@ function challengeLines (domain: Domain, ctx: RuleContext): string[] {
     'acl bot_gate var(txn.bot_gate) -m bool',
     'acl bot_ok var(txn.bot_ok) -m bool',
     'acl bot_issue var(txn.bot_issue) -m bool',
-    'http-request set-var(txn.bot_gate) bool(true) if bot_page_method bot_wants_html !bot_exempt',
+    'http-request set-var(txn.bot_gate) bool(true) if { var(txn.bot_ttl) -m found } bot_page_method bot_wants_html !bot_exempt',
     `http-request set-var(txn.bot_key) str(k),map(${keyMap}) if bot_gate`,
     'http-request set-var(txn.bot_now) date if bot_gate',
     'http-request set-var(txn.bot_host) req.hdr(host),host_only if bot_gate',
@@ -105,8 +121,9 @@ function challengeLines (domain: Domain, ctx: RuleContext): string[] {
     `http-request set-var(txn.bot_exp) req.cook(${CHALLENGE_COOKIE}),field(1,.) if bot_gate bot_has_chk`,
     `http-request set-var(txn.bot_mac) req.cook(${CHALLENGE_COOKIE}),field(2,.) if bot_gate bot_has_chk`,
     'http-request set-var(txn.bot_left) var(txn.bot_exp),sub(txn.bot_now) if bot_gate bot_has_chk',
+    'http-request set-var(txn.bot_slack) var(txn.bot_ttl),sub(txn.bot_left) if bot_gate bot_has_chk',
     'http-request set-var-fmt(txn.bot_msg) "%[src]|%[var(txn.bot_exp)]|%[var(txn.bot_host)]" if bot_gate bot_has_chk',
-    `http-request set-var(txn.bot_ok) var(txn.bot_msg),${mac},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate bot_has_chk { var(txn.bot_left) -m int 1:${ttl} }`,
+    `http-request set-var(txn.bot_ok) var(txn.bot_msg),${mac},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate bot_has_chk { var(txn.bot_left) -m int ge 1 } { var(txn.bot_slack) -m int ge 0 }`,
     // lumos_pow=<bucket>.<nonce>: the bucket must be the current or the previous one.
     `http-request set-var(txn.bot_pb) req.cook(${POW_COOKIE}),field(1,.) ${ifPow}`,
     `http-request set-var(txn.bot_pn) req.cook(${POW_COOKIE}),field(2,.) ${ifPow}`,
@@ -114,15 +131,15 @@ function challengeLines (domain: Domain, ctx: RuleContext): string[] {
     `http-request set-var-fmt(txn.bot_pmsg) "pow|%[src]|%[var(txn.bot_pb)]|%[var(txn.bot_host)]" ${ifPow} { var(txn.bot_pow_age) -m int 0:1 }`,
     `http-request set-var(txn.bot_phash) var(txn.bot_pmsg),${mac},bytes(0,16),ub64enc,concat(,txn.bot_pn,),sha2(256),hex ${ifPow} { var(txn.bot_pmsg) -m found }`,
     `http-request set-var(txn.bot_issue) bool(true) ${ifPow} { var(txn.bot_phash) ${zeroBitsMatch(POW_BITS)} }`,
-    `http-request set-var(txn.bot_nexp) var(txn.bot_now),add(${ttl}) ${ifIssue}`,
+    `http-request set-var(txn.bot_nexp) var(txn.bot_now),add(txn.bot_ttl) ${ifIssue}`,
     `http-request set-var-fmt(txn.bot_nmsg) "%[src]|%[var(txn.bot_nexp)]|%[var(txn.bot_host)]" ${ifIssue}`,
     `http-request set-var(txn.bot_nmac) var(txn.bot_nmsg),${mac},ub64enc ${ifIssue}`,
-    // Neither cookie is valid: serve the challenge page instead of the origin.
+    // Neither cookie is valid: the page's values, and txn.bot_challenge for the backend to serve it.
     `http-request set-var(txn.bot_bucket) var(txn.bot_now),div(${POW_BUCKET_S}) ${ifChallenge}`,
     `http-request set-var-fmt(txn.bot_cmsg) "pow|%[src]|%[var(txn.bot_bucket)]|%[var(txn.bot_host)]" ${ifChallenge}`,
     `http-request set-var(txn.bot_chal) var(txn.bot_cmsg),${mac},bytes(0,16),ub64enc ${ifChallenge}`,
     `http-request set-var(txn.bot_bits) int(${POW_BITS}) ${ifChallenge}`,
-    `http-request return status 403 content-type "text/html; charset=utf-8" hdr cache-control no-store hdr x-lumos-challenge js lf-file ${challengePageFile(ctx.templatesDir)} ${ifChallenge}`,
+    `http-request set-var(txn.bot_challenge) bool(true) ${ifChallenge}`,
     // A solved challenge reaches the origin; its answer carries the new cookie (also when
     // HAProxy answers itself, e.g. a 503 with every origin down: the work is not lost).
     `http-after-response add-header set-cookie "${cookie}; Secure" if { var(txn.bot_issue) -m bool } { ssl_fc }`,
@@ -131,21 +148,51 @@ function challengeLines (domain: Domain, ctx: RuleContext): string[] {
   ]
 }
 
+/** maps/bot-block.map: hostname and aliases of the domains blocking bad bots → 1, sorted. */
+export function botBlockMapContent (domains: readonly Domain[]): string {
+  return hostMap(domains.filter(domain => domain.bot.blockBadBots), () => '1')
+}
+
+/** maps/bot-challenge.map: hostname and aliases of the domains with the JS challenge → cookie TTL (s), sorted. */
+export function botChallengeMapContent (domains: readonly Domain[]): string {
+  return hostMap(domains.filter(domain => domain.bot.jsChallenge), challengeTtl)
+}
+
+function hostMap (domains: readonly Domain[], value: (domain: Domain) => number | string): string {
+  const lines = domains.flatMap(domain => [...new Set([domain.hostname, ...domain.aliases])].map(host => `${host} ${value(domain)}`)).sort()
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
+}
+
 /**
- * Pure: the domain's bot settings → backend lines (bad bots first, then the challenge) and
- * the key file. Throws MALFORMED_MESSAGE when the challenge is on but the signed config
+ * Once per node: the frontend lines (bad bots first, then the challenge; each only when a
+ * domain of the node uses it), both host maps (always, maybe empty) and the key file.
+ * Throws MALFORMED_MESSAGE when a domain has the challenge on but the signed config
  * carries no usable key: serving a challenge signed with an empty key would be forgeable.
  */
-export const botRules: RuleModule = (domain, ctx): DomainRules => {
-  const backendLines: string[] = []
-  const files: Record<string, string> = {}
-  if (domain.bot.blockBadBots) backendLines.push(...badBotLines(ctx))
-  if (domain.bot.jsChallenge) {
+export function botFrontendRules (domains: readonly Domain[], ctx: RuleContext): FrontendRules {
+  const frontendLines: string[] = []
+  const files: Record<string, string> = { [BOT_BLOCK_MAP]: botBlockMapContent(domains), [BOT_CHALLENGE_MAP]: botChallengeMapContent(domains) }
+  if (ctx.node.badBots) frontendLines.push(...badBotLines(ctx))
+  if (ctx.node.challenge) {
     if (ctx.config.challengeKey.length < MIN_KEY_BYTES) {
-      throw new LumosError('MALFORMED_MESSAGE', `domain ${domain.hostname} has the JS challenge on but config version ${ctx.config.version} carries a ${ctx.config.challengeKey.length}-byte challenge key (at least ${MIN_KEY_BYTES} needed); the coordinator must issue the account key`)
+      const domain = domains.find(d => d.bot.jsChallenge)
+      throw new LumosError('MALFORMED_MESSAGE', `domain ${domain?.hostname ?? '?'} has the JS challenge on but config version ${ctx.config.version} carries a ${ctx.config.challengeKey.length}-byte challenge key (at least ${MIN_KEY_BYTES} needed); the coordinator must issue the account key`)
     }
-    backendLines.push(...challengeLines(domain, ctx))
+    frontendLines.push(...challengeLines(ctx))
     files[CHALLENGE_KEY_FILE] = challengeKeyMap(ctx.config.challengeKey)
   }
-  return { backendLines, files }
+  return { frontendLines, files }
+}
+
+/**
+ * Per backend: the verdicts of the frontend's checks, on every backend of a node that runs
+ * them (inert for a domain without the feature: its variables are never set). The bad-bot
+ * 403 uses the domain's 403 page; the challenge page is served here, after the blacklist,
+ * redirect, rate limit and WAF verdicts, as before the checks moved to the frontend.
+ */
+export const botRules: RuleModule = (_domain, ctx): DomainRules => {
+  const backendLines: string[] = []
+  if (ctx.node.badBots) backendLines.push('http-request deny deny_status 403 if { var(txn.bot_bad) -m bool }')
+  if (ctx.node.challenge) backendLines.push(`http-request return status 403 content-type "text/html; charset=utf-8" hdr cache-control no-store hdr x-lumos-challenge js lf-file ${challengePageFile(ctx.templatesDir)} if { var(txn.bot_challenge) -m bool }`)
+  return { backendLines, files: {} }
 }

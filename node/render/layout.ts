@@ -5,15 +5,21 @@
 import { join } from 'node:path'
 
 export const HOSTS_MAP = 'maps/hosts.map'
-export const ACCOUNT_BLACKLIST = 'acl/bl-account.acl'
+/** Host → WAF paranoia of the domains with WAF on (node/render/waf.ts). */
+export const WAF_MAP = 'maps/waf.map'
+/** Host → 1 for the domains blocking bad bots, Host → challenge TTL for those with the JS challenge (node/render/bot-protection.ts). */
+export const BOT_BLOCK_MAP = 'maps/bot-block.map'
+export const BOT_CHALLENGE_MAP = 'maps/bot-challenge.map'
+/** Every IP blacklist of the node (account-wide and per domain) as one map_ip map (node/render/blacklist.ts). */
+export const BLACKLIST_MAP = 'maps/blacklist.map'
+export const BLACKLIST_SETS_MAP = 'maps/blacklist-sets.map'
 export const CRT_LIST = 'certs/crt-list.txt'
 export const DEFAULT_CERT = 'certs/default.pem'
 
-export function domainBlacklist (domainId: string): string { return `acl/bl-${domainId}.acl` }
 export function domainCert (domainId: string): string { return `certs/${domainId}.pem` }
 export function errorPageFile (domainId: string, status: number): string { return `errors/${domainId}-${status}.html` }
 
-/** Folders whose files are all generated: a file there that a version no longer renders is stale. */
+/** Folders whose files are all generated: a file there that a version no longer renders is stale (acl/ held the blacklists of earlier versions). */
 export const GENERATED_DIRS = ['maps', 'acl', 'errors'] as const
 
 /** How HAProxy can take a changed file without a reload (runtime API), if at all. */
@@ -23,5 +29,8 @@ export function runtimeKind (relativePath: string): RuntimeKind {
   if (relativePath.startsWith('acl/') && relativePath.endsWith('.acl')) return 'acl'
   return undefined
 }
+
+/** The HAProxy backend of a domain; the host map's values. */
+export function backendName (domain: { id: string }): string { return `site_${domain.id}` }
 
 export function inRunDir (runDir: string, relativePath: string): string { return join(runDir, relativePath) }

@@ -1,16 +1,22 @@
 // Pure rendering of a ConfigVersion into the HAProxy files of one shield node: haproxy.cfg
-// plus the generated files it references (host map, blacklist ACLs, error pages, crt-list,
+// plus the generated files it references (host map, blacklist map, error pages, crt-list,
 // and whatever the rule modules need), all at stable paths under runDir (node/render/layout.ts).
+// One shared frontend routes by Host; node-wide checks (blacklist lookup, WAF inspection,
+// bot checks) sit in it once, driven by maps keyed by Host, and each domain gets a backend
+// with its own rules and the verdicts (node/render/backend.ts) — see node/render/rules.ts.
 // Deterministic: the same version, server, binds and paths give byte-identical output
 // (domains sorted by hostname, files by path, no timestamps), so an unchanged config
 // never triggers a reload.
 import { createHash } from 'node:crypto'
 import type { ConfigVersion, Domain } from '../../proto/codec.ts'
 import { DEFAULT_TIMEOUTS } from '../../proto/domain-settings.ts'
-import { accountBlacklistFiles } from './blacklist.ts'
+import { blacklistFrontendRules } from './blacklist.ts'
 import { backendName, clientTimeoutMs, haproxyDuration, renderBackend } from './backend.ts'
+import { botFrontendRules } from './bot-protection.ts'
 import { CRT_LIST, DEFAULT_CERT, HOSTS_MAP, inRunDir } from './layout.ts'
+import type { FrontendRules, NodeFeatures, RuleContext } from './rules.ts'
 import { certificateRequests, crtListContent, type CertificateRequest } from './tls.ts'
+import { wafFrontendRules } from './waf.ts'
 
 export { backendName } from './backend.ts'
 
@@ -66,12 +72,19 @@ function sortedByPath (files: Record<string, string>): Record<string, string> {
 export function renderHaproxyConfig (input: RenderInput): RenderedConfig {
   const { runDir, templatesDir } = input.paths
   const domains = assignedDomains(input.config, input.serverId)
-  const ctx = { config: input.config, runDir, templatesDir }
+  const node: NodeFeatures = {
+    waf: domains.some(domain => domain.waf.owasp),
+    badBots: domains.some(domain => domain.bot.blockBadBots),
+    challenge: domains.some(domain => domain.bot.jsChallenge)
+  }
+  const ctx: RuleContext = { config: input.config, runDir, templatesDir, node }
+  // Frontend modules in evaluation order, each rendered once from all the node's domains.
+  const frontend: FrontendRules[] = [blacklistFrontendRules(input.config, domains, ctx), wafFrontendRules(domains, ctx), botFrontendRules(domains, ctx)]
   const backends = domains.map(domain => renderBackend(domain, ctx))
   const hostsMap = hostsMapContent(domains)
   const files = sortedByPath(Object.assign(
     { [HOSTS_MAP]: hostsMap, [CRT_LIST]: crtListContent(domains, runDir) },
-    accountBlacklistFiles(input.config),
+    ...frontend.map(rules => rules.files),
     ...backends.map(backend => backend.files)
   ))
   // The client timeout belongs to the frontend (HAProxy 2.6 cannot set it per backend):
@@ -87,9 +100,12 @@ export function renderHaproxyConfig (input: RenderInput): RenderedConfig {
     HTTP_BIND: input.httpBind,
     HTTPS_BIND: input.httpsBind,
     CLIENT_TIMEOUT: haproxyDuration(clientMs),
+    FRONTEND_RULES: frontend.flatMap(rules => rules.frontendLines).map(line => `    ${line}`).join('\n'),
     BACKENDS: backends.map(backend => backend.backendLines.join('\n')).join('\n')
   }
-  const haproxyCfg = input.template.replace(/\{\{([A-Z_]+)\}\}/g, (_, key: string) => {
+  // A placeholder alone on its line with nothing to insert takes its line with it.
+  const template = input.template.replace(/^\{\{([A-Z_]+)\}\}\n/gm, (line, key: string) => values[key] === '' ? '' : line)
+  const haproxyCfg = template.replace(/\{\{([A-Z_]+)\}\}/g, (_, key: string) => {
     const value = values[key]
     if (value === undefined) throw new Error(`template placeholder {{${key}}} has no value`)
     return value

@@ -1,7 +1,21 @@
-// The contract between the renderer and the per-domain rule modules (WAF, bot protection,
-// blacklist, rate limiting …). Each module is a pure function of the domain and the signed
+// The contract between the renderer and the rule modules (WAF, bot protection, blacklist,
+// rate limiting …). A per-domain module is a pure function of the domain and the signed
 // config that returns the HAProxy lines for the domain's backend and any files it needs.
+// Checks that would cost HAProxy a compiled regex or a loaded pattern file per backend run
+// once per node in the shared frontend instead (a frontend module: every domain of the
+// node in, frontend lines and a map of the domains concerned out), and their per-domain
+// module only enforces the verdict in the backend.
 import type { ConfigVersion, Domain } from '../../proto/codec.ts'
+
+/** Which frontend checks the node runs: decided once from all its domains. */
+export interface NodeFeatures {
+  /** Some domain of the node has waf.owasp on: the frontend inspects, backends deny. */
+  waf: boolean
+  /** Some domain blocks bad bots: the frontend matches the list, backends deny. */
+  badBots: boolean
+  /** Some domain has the JS challenge: the frontend checks cookies, backends serve the page. */
+  challenge: boolean
+}
 
 export interface RuleContext {
   config: ConfigVersion
@@ -9,12 +23,20 @@ export interface RuleContext {
   templatesDir: string
   /** Absolute path of the node's HAProxy run dir (generated files live here). */
   runDir: string
+  node: NodeFeatures
 }
 
 export interface DomainRules {
   /** `http-request …` (and similar) lines for the domain's backend, in evaluation order, without indentation. */
   backendLines: string[]
   /** Generated files, path relative to runDir → content. Paths must be stable per domain. */
+  files: Record<string, string>
+}
+
+export interface FrontendRules {
+  /** Lines for the shared frontend, after the host lookup and before use_backend, without indentation. */
+  frontendLines: string[]
+  /** Generated files (maps keyed by Host), path relative to runDir → content. */
   files: Record<string, string>
 }
 

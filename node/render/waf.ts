@@ -1,5 +1,5 @@
-// WAF rules of a domain (OWASP-style attack detection). The detection runs inside HAProxy
-// as a Lua action (haproxy-templates/lua/waf.lua, loaded once per thread by the global
+// WAF (OWASP-style attack detection) of a node. The detection runs inside HAProxy as a Lua
+// action (haproxy-templates/lua/waf.lua, loaded once per thread by the global
 // `lua-load-per-thread` line of the template): it decodes and normalizes the path, query
 // args, body (form / JSON / multipart), cookies and selected headers and runs the SQLi /
 // XSS / command and code injection / LFI / RFI / scanner detectors, so no request leaves
@@ -8,10 +8,35 @@
 // attack needs is present: a body, a URL / cookie byte outside a plain set, a word the
 // detectors key on, `..`, a second `=` in a value, a scanner word, a query in the Referer,
 // X-Forwarded-For, `${` or `() {` in any header. Plain requests skip Lua entirely.
-import { NO_RULES, type DomainRules, type RuleModule } from './rules.ts'
+//
+// Layout — detection once per node, verdict per domain:
+//  - frontend (rendered once, only when some domain of the node has waf.owasp): a map
+//    lookup `txn.waf = Host → paranoia` (maps/waf.map: hostname and aliases of every WAF
+//    domain), then wait-for-body, the pre-filter and the Lua action, all gated on txn.waf.
+//    The action reads the paranoia from txn.waf and sets txn.waf_class on an attack.
+//    HAProxy compiles (and JITs) each regex of the config once per line it appears on:
+//    per backend, 1 000 WAF domains made `haproxy -c` (and every reload) ~6 s slower.
+//  - every backend of such a node: one `deny 403 if txn.waf_class is set` line (a var
+//    check, nothing to compile). The verdict stays in the backend so the domain's own 403
+//    page answers it and the documented order of verdicts holds: blacklist 403, HTTP→HTTPS
+//    redirect, rate limit 429 (attack requests still count), WAF 403, bot protection.
+//    For a domain without WAF the var is never set, so the line is inert.
+// Turning a domain's WAF on or off or changing its paranoia therefore only changes
+// maps/waf.map: a runtime-API `add/set/del map`, no reload. Only the first WAF domain of a
+// node (or the last one leaving) changes haproxy.cfg.
+// What moved: the inspection now runs before the blacklist, the redirect and the rate
+// limit instead of after them. Their answers are unchanged (the verdicts above still come
+// in that order), but a blacklisted, redirected or rate-limited request of a WAF domain
+// that looks suspicious now costs one Lua inspection it did not cost before — bounded by
+// the pre-filter, and the price of not compiling the WAF once per domain.
+import type { Domain } from '../../proto/codec.ts'
+import { WAF_MAP, inRunDir } from './layout.ts'
+import { NO_RULES, type DomainRules, type FrontendRules, type RuleContext, type RuleModule } from './rules.ts'
 
-/** Name registered by waf.lua with core.register_action. */
+/** Name registered by waf.lua with core.register_action (no argument: paranoia comes from WAF_VAR). */
 export const WAF_LUA_ACTION = 'lumos_waf'
+/** Paranoia 1..4 of the request's domain, from maps/waf.map; absent for domains without WAF. */
+export const WAF_VAR = 'txn.waf'
 /** Variable the action sets to the attack class (sqli, xss, cmdi, code, lfi, rfi, scanner). */
 export const WAF_CLASS_VAR = 'txn.waf_class'
 /** Set by the pre-filter when the Lua detectors must look at the request. */
@@ -44,21 +69,51 @@ export function wafParanoia (value: number): number {
   return Math.min(4, Math.max(1, Math.round(value)))
 }
 
-export const wafRules: RuleModule = (domain, ctx): DomainRules => {
-  if (!domain.waf.owasp) return NO_RULES
+/** maps/waf.map: hostname and aliases of every domain with waf.owasp → its paranoia, sorted. */
+export function wafMapContent (domains: readonly Domain[]): string {
+  const lines = domains
+    .filter(domain => domain.waf.owasp)
+    .flatMap(domain => [...new Set([domain.hostname, ...domain.aliases])].map(host => `${host} ${wafParanoia(domain.waf.paranoia)}`))
+    .sort()
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
+}
+
+/**
+ * The frontend's WAF lines for a map file at `mapFile` (absolute), in order: look the Host
+ * up, wait for the body, pre-filter, inspect. The verdict is wafRules' backend line.
+ */
+export function wafFrontendLines (mapFile: string, templatesDir: string): string[] {
+  const on = 'waf_on'
   const scan = `http-request set-var(${WAF_SCAN_VAR}) bool(true) if`
-  const hasBody = '{ req.hdr_cnt(content-length) gt 0 } || { req.hdr_cnt(transfer-encoding) gt 0 }'
+  const bodyLength = '{ req.hdr_cnt(content-length) gt 0 }'
+  const bodyChunked = '{ req.hdr_cnt(transfer-encoding) gt 0 }'
+  return [
+    `http-request set-var(${WAF_VAR}) req.hdr(host),lower,field(1,:),map(${mapFile})`,
+    `acl ${on} var(${WAF_VAR}) -m found`,
+    `http-request wait-for-body time ${WAF_BODY_WAIT} at-least ${WAF_BODY_BYTES} if ${on} ${bodyLength} || ${on} ${bodyChunked}`,
+    `${scan} ${on} ${bodyLength} || ${on} ${bodyChunked} || ${on} { req.hdr_cnt(x-forwarded-for) gt 0 } || ${on} { req.fhdr(referer) -m sub ? }`,
+    `${scan} ${on} { url -m reg ${URL_UNSAFE} } || ${on} { url -m sub .. } || ${on} { query -m reg =[^&]*= } || ${on} { url -i -m reg ${PLAIN_WORDS_RE} }`,
+    `${scan} ${on} { req.fhdr(cookie) -m reg ${COOKIE_UNSAFE} } || ${on} { req.fhdr(cookie) -i -m reg ${PLAIN_WORDS_RE} }`,
+    `${scan} ${on} { req.fhdr(user-agent),lower -m sub -f ${templatesDir}/lua/waf/scanners.txt } || ${on} { req.fhdr(user-agent) -m reg ${UA_UNSAFE} }`,
+    `${scan} ${on} { req.hdrs -m reg ${HEADER_INJECTION} }`,
+    `http-request lua.${WAF_LUA_ACTION} if ${on} { var(${WAF_SCAN_VAR}) -m bool }`
+  ]
+}
+
+/** The verdict, in a backend: 403 (with the domain's page) when the frontend's inspection named a class. */
+export const WAF_DENY_LINE = `http-request deny deny_status 403 if { var(${WAF_CLASS_VAR}) -m found }`
+
+/** Once per node: the frontend lines (only when a domain has WAF on) and maps/waf.map (always, maybe empty). */
+export function wafFrontendRules (domains: readonly Domain[], ctx: RuleContext): FrontendRules {
+  const map = wafMapContent(domains)
   return {
-    backendLines: [
-      `http-request wait-for-body time ${WAF_BODY_WAIT} at-least ${WAF_BODY_BYTES} if ${hasBody}`,
-      `${scan} ${hasBody} || { req.hdr_cnt(x-forwarded-for) gt 0 } || { req.fhdr(referer) -m sub ? }`,
-      `${scan} { url -m reg ${URL_UNSAFE} } || { url -m sub .. } || { query -m reg =[^&]*= } || { url -i -m reg ${PLAIN_WORDS_RE} }`,
-      `${scan} { req.fhdr(cookie) -m reg ${COOKIE_UNSAFE} } || { req.fhdr(cookie) -i -m reg ${PLAIN_WORDS_RE} }`,
-      `${scan} { req.fhdr(user-agent),lower -m sub -f ${ctx.templatesDir}/lua/waf/scanners.txt } || { req.fhdr(user-agent) -m reg ${UA_UNSAFE} }`,
-      `${scan} { req.hdrs -m reg ${HEADER_INJECTION} }`,
-      `http-request lua.${WAF_LUA_ACTION} ${wafParanoia(domain.waf.paranoia)} if { var(${WAF_SCAN_VAR}) -m bool }`,
-      `http-request deny deny_status 403 if { var(${WAF_CLASS_VAR}) -m found }`
-    ],
-    files: {}
+    frontendLines: map === '' ? [] : wafFrontendLines(inRunDir(ctx.runDir, WAF_MAP), ctx.templatesDir),
+    files: { [WAF_MAP]: map }
   }
+}
+
+/** Per backend: the verdict line on every backend of a node that runs the WAF, whatever the domain's own setting. */
+export const wafRules: RuleModule = (_domain, ctx): DomainRules => {
+  if (!ctx.node.waf) return NO_RULES
+  return { backendLines: [WAF_DENY_LINE], files: {} }
 }

@@ -2,6 +2,7 @@
 // they can be re-verified and served to peers) and the pointer to the applied one.
 // A version is durable here (fsynced) before the node applies it.
 import { Level } from 'level'
+import { signedEnvelopeCodec } from '../../proto/codec.ts'
 
 export const KEEP_VERSIONS = 20
 
@@ -24,7 +25,18 @@ export class NodeStore {
     this.meta = this.db.sublevel<string, AppliedPointer>('meta', { valueEncoding: 'json' })
   }
 
-  async open (): Promise<void> { await this.db.open() }
+  /** `createIfMissing: false` refuses a directory without a readable CURRENT (node/store/store-recovery.ts). */
+  async open (options: { createIfMissing?: boolean } = {}): Promise<void> {
+    await this.db.open({ createIfMissing: options.createIfMissing ?? true })
+    // Sublevels open a tick after the root; a chained batch on one that is still opening throws.
+    await Promise.all([this.versions.open(), this.meta.open()])
+  }
+
+  /** Reads every record once and decodes every stored envelope; throws on what LevelDB or the codec cannot read. */
+  async check (): Promise<void> {
+    for await (const envelope of this.versions.values()) signedEnvelopeCodec.decode(envelope)
+    await this.meta.get('applied')
+  }
   async close (): Promise<void> { await this.db.close() }
 
   /** Persists a received envelope and prunes versions beyond the last KEEP_VERSIONS. */

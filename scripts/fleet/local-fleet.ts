@@ -1,6 +1,9 @@
 // LocalFleet: a real fleet on loopback for the demo and the end-to-end tests — a
 // coordinator process, N shield node processes (each with its own HAProxy, data dir and
 // ports) and small origin HTTP servers. Every process logs to <baseDir>/logs.
+// With `cloudflare: true` it also runs the loopback fake of the Cloudflare v4 API
+// (fake-cloudflare.ts) in this process and gives the coordinator its URL and token, so
+// DNS failover really moves records the caller can inspect (fleet.cloudflare).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -9,6 +12,7 @@ import { createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HaproxyControl } from '../../node/haproxy/haproxy-control.ts'
+import { FakeCloudflare } from './fake-cloudflare.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -79,7 +83,16 @@ export interface FleetOptions {
    * default: on a loaded machine three nodes running `haproxy -c` at once can take over 15 s.
    */
   startTimeoutMs?: number
+  /** Public IP of node i+1 (its A record value in DNS failover); none when omitted. */
+  publicIps?: string[]
+  /** Start the fake Cloudflare API and hand its URL and token to the coordinator. */
+  cloudflare?: boolean
+  /** Extra coordinator environment, e.g. LUMOS_FAILOVER_HOLD_DOWN_S. */
+  coordinatorEnv?: Record<string, string>
 }
+
+/** The API token the fleet's fake Cloudflare accepts. */
+export const FAKE_CLOUDFLARE_TOKEN = 'local-fleet-cloudflare-token'
 
 export class LocalFleet {
   readonly baseDir: string
@@ -87,17 +100,24 @@ export class LocalFleet {
   readonly nodes: ShieldProcess[] = []
   coordinatorUrl = ''
   accountId = ''
+  /** The fake Cloudflare API (option `cloudflare`): records, zones and every call made. */
+  cloudflare: FakeCloudflare | undefined
   private coordinator: ChildProcess | undefined
   private coordinatorPorts = { http: 0, p2p: 0 }
+
+  /** The coordinator's libp2p port (benchmarks drop packets on it). */
+  get coordinatorP2pPort (): number { return this.coordinatorPorts.p2p }
   private readonly origins: Server[] = []
   private readonly logLevel: string
   private readonly startTimeoutMs: number
+  private readonly options: FleetOptions
 
   constructor (options: FleetOptions) {
     this.baseDir = options.baseDir
     this.adminKey = options.adminKey ?? 'local-fleet-admin-key-0123456789'
     this.logLevel = options.logLevel ?? 'info'
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000
+    this.options = options
   }
 
   /**
@@ -119,12 +139,17 @@ export class LocalFleet {
     await mkdir(join(this.baseDir, 'logs'), { recursive: true })
     this.coordinatorPorts = { http: await freePort(), p2p: await freePort() }
     this.coordinatorUrl = `http://127.0.0.1:${this.coordinatorPorts.http}`
+    if (this.options.cloudflare === true) {
+      this.cloudflare = new FakeCloudflare({ token: FAKE_CLOUDFLARE_TOKEN })
+      await this.cloudflare.start()
+    }
     await this.startCoordinator()
     const { account } = await this.api<{ account: { id: string } }>('POST', '/v1/accounts', { name: 'local fleet', plan: 'pro' })
     this.accountId = account.id
     for (let index = 1; index <= nodeCount; index++) {
       const name = `shield-${index}`
-      const { server, token } = await this.api<{ server: { id: string }, token: string }>('POST', `/v1/accounts/${account.id}/servers`, { name })
+      const publicIp = this.options.publicIps?.[index - 1]
+      const { server, token } = await this.api<{ server: { id: string }, token: string }>('POST', `/v1/accounts/${account.id}/servers`, { name, ...(publicIp === undefined ? {} : { publicIp }) })
       const dataDir = join(this.baseDir, name)
       const runDir = join(dataDir, 'haproxy')
       this.nodes.push({
@@ -162,6 +187,23 @@ export class LocalFleet {
     return { status: response.status, body: await response.json() as Record<string, unknown> }
   }
 
+  /** Fake Cloudflare: creates the zone if needed and an A record `name` → `ip` in it. */
+  addDnsRecord (zone: string, name: string, ip: string): void {
+    const cloudflare = this.cloudflare
+    if (cloudflare === undefined) throw new Error('start the fleet with cloudflare: true to use DNS records')
+    try {
+      cloudflare.addRecord(zone, { name, content: ip, ttl: 60 })
+    } catch {
+      cloudflare.addZone(zone)
+      cloudflare.addRecord(zone, { name, content: ip, ttl: 60 })
+    }
+  }
+
+  /** The addresses of the fake Cloudflare's A records named `name` in `zone`. */
+  dnsRecords (zone: string, name: string): string[] {
+    return (this.cloudflare?.records(zone) ?? []).filter(r => r.type === 'A' && r.name === name.toLowerCase()).map(r => r.content).sort()
+  }
+
   /** The log file of a fleet process: 'coordinator' or a node name such as 'shield-3'. */
   logPath (name: string): string {
     return join(this.baseDir, 'logs', `${name}.log`)
@@ -180,7 +222,9 @@ export class LocalFleet {
       LUMOS_ADMIN_KEY: this.adminKey,
       LUMOS_DATA_DIR: join(this.baseDir, 'coordinator'),
       LUMOS_HTTP_PORT: String(this.coordinatorPorts.http),
-      LUMOS_P2P_PORT: String(this.coordinatorPorts.p2p)
+      LUMOS_P2P_PORT: String(this.coordinatorPorts.p2p),
+      ...(this.cloudflare === undefined ? {} : { LUMOS_CLOUDFLARE_TOKEN: FAKE_CLOUDFLARE_TOKEN, LUMOS_CLOUDFLARE_BASE_URL: this.cloudflare.url }),
+      ...this.options.coordinatorEnv
     })
     await waitFor('coordinator API', async () => (await fetch(`${this.coordinatorUrl}/v1/health`)).ok ? true : undefined, this.startTimeoutMs)
   }
@@ -228,6 +272,7 @@ export class LocalFleet {
     await Promise.all(this.nodes.map(async node => { await this.stopNode(node.index, { haproxy: true }) }))
     await this.stopCoordinator()
     await Promise.all(this.origins.map(async server => { await new Promise(resolve => server.close(resolve)); server.closeAllConnections() }))
+    await this.cloudflare?.stop()
   }
 }
 

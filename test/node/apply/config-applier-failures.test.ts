@@ -43,7 +43,7 @@ t.test('a config refused by haproxy -c is reported with HAProxy\'s message while
 
   t.equal(await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8'), cfgGood, 'haproxy.cfg is the last-known-good one')
   t.equal(await readFile(join(scene.dir, 'maps/hosts.map'), 'utf8'), mapGood, 'the host map is restored')
-  t.equal(await readFile(join(scene.dir, 'acl/bl-dom_shop.acl'), 'utf8'), '', 'the ACL is restored')
+  t.equal(await readFile(join(scene.dir, 'maps/blacklist.map'), 'utf8'), '', 'the blacklist map is restored')
   t.same((await scene.haproxy.status())?.workerPids, status?.workerPids, 'the same worker serves')
   t.equal((await scene.get('/still')).status, 200, 'the previous config keeps serving')
 

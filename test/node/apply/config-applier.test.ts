@@ -1,6 +1,7 @@
 // The apply path against a real HAProxy on loopback: every domain setting that shapes
 // traffic is checked with real requests — blacklist (403, per domain and account-wide,
-// from a chosen source address), runtime-API updates without a reload, rate limiting
+// from a chosen source address), runtime-API updates without a reload (blacklist entries,
+// aliases, a domain's WAF and bot protection), rate limiting
 // (429 + Retry-After), HTTP→HTTPS redirect, per-domain certificates by SNI, error pages.
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -38,8 +39,9 @@ t.test('blacklist entries and aliases of a new version go live through the runti
   t.equal((await scene.get('/', { from: '127.0.0.3' })).status, 403, 'the new blacklist entry takes effect')
   t.equal((await scene.get('/', { from: '127.0.0.1' })).status, 200, 'other clients still pass')
   t.equal((await scene.get('/', { host: 'www.shop.example.com' })).status, 200, 'the new alias is routed')
-  t.equal(await readFile(join(scene.dir, 'acl/bl-dom_shop.acl'), 'utf8'), '127.0.0.3\n', 'the ACL file is written for the next start')
-  t.equal(await readFile(join(scene.dir, 'acl/bl-account.acl'), 'utf8'), '10.9.0.0/16\n')
+  const blacklist = await readFile(join(scene.dir, 'maps/blacklist.map'), 'utf8')
+  t.match(blacklist, /^10\.9\.0\.0\/16 s[0-9a-f]+\n127\.0\.0\.3 s[0-9a-f]+\n$/, 'the blacklist map is written for the next start')
+  t.match(await readFile(join(scene.dir, 'maps/blacklist-sets.map'), 'utf8'), /\|\* 1\n.*\|site_dom_shop 1\n|\|site_dom_shop 1\n.*\|\* 1\n/s)
   const cfgAfter = await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8')
   t.equal(cfgAfter.replace(/# lumos-render-hash .*\n$/, ''), cfgBefore.replace(/# lumos-render-hash .*\n$/, ''), 'haproxy.cfg is unchanged but for its hash line')
 
@@ -52,6 +54,47 @@ t.test('blacklist entries and aliases of a new version go live through the runti
 
   const same = await scene.apply(scene.version(4, [scene.domain()]))
   t.match(same, { reloaded: false, runtime: false }, 'an identical render does nothing')
+})
+
+t.test('turning a domain\'s WAF on or off or changing its paranoia goes live through the runtime API without a reload', async t => {
+  const scene = await startScene(t)
+  const blog = (owasp: boolean, paranoia = 1) => scene.domain({ id: 'dom_blog', hostname: 'blog.example.com', waf: { ipBlacklist: [], rateLimitRequests: 0, rateLimitWindowS: 10, owasp, paranoia } })
+  const shop = (paranoia: number) => scene.domain({ waf: { ipBlacklist: [], rateLimitRequests: 0, rateLimitWindowS: 10, owasp: true, paranoia } })
+  const attack = '/download?file=../../../../etc/passwd'
+  const first = await scene.apply(scene.version(1, [shop(1), blog(false)]))
+  t.equal(first?.reloaded, true, 'the first version starts HAProxy')
+  t.equal((await scene.get(attack)).status, 403, 'the WAF domain blocks the attack')
+  t.equal((await scene.get(attack, { host: 'blog.example.com' })).status, 200, 'the domain without WAF lets it through')
+  const before = await scene.haproxy.status()
+  const cfgBefore = await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8')
+
+  const on = await scene.apply(scene.version(2, [shop(3), blog(true, 2)]))
+  t.match(on, { reloaded: false, runtime: true }, 'WAF on for blog and paranoia 3 for shop: runtime API')
+  t.equal(await readFile(join(scene.dir, 'maps/waf.map'), 'utf8'), 'blog.example.com 2\nshop.example.com 3\n', 'the map is written for the next start')
+  t.equal((await scene.get(attack, { host: 'blog.example.com' })).status, 403, 'blog now blocks the attack')
+  t.equal((await scene.get('/posts?page=2', { host: 'blog.example.com' })).status, 200, 'and passes ordinary requests')
+
+  const off = await scene.apply(scene.version(3, [shop(3), blog(false)]))
+  t.match(off, { reloaded: false, runtime: true }, 'WAF off again: runtime API')
+  t.equal((await scene.get(attack, { host: 'blog.example.com' })).status, 200, 'blog lets the attack through again')
+  t.equal((await scene.get(attack)).status, 403, 'shop still blocks it')
+
+  const after = await scene.haproxy.status()
+  t.equal(after?.reloads, before?.reloads, 'the master counted no reload')
+  t.same(after?.workerPids, before?.workerPids, 'the same worker serves')
+  const cfgAfter = await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8')
+  t.equal(cfgAfter.replace(/# lumos-render-hash .*\n$/, ''), cfgBefore.replace(/# lumos-render-hash .*\n$/, ''), 'haproxy.cfg is unchanged but for its hash line')
+})
+
+t.test('turning a domain\'s bad-bot blocking on goes live through the runtime API once the node already runs it', async t => {
+  const scene = await startScene(t)
+  const bot = (id: string, hostname: string, blockBadBots: boolean) => scene.domain({ id, hostname, bot: { blockBadBots, jsChallenge: false, challengeTtlS: 3600 } })
+  await scene.apply(scene.version(1, [bot('dom_shop', HOST, true), bot('dom_blog', 'blog.example.com', false)]))
+  const status = await scene.haproxy.status()
+  const result = await scene.apply(scene.version(2, [bot('dom_shop', HOST, true), bot('dom_blog', 'blog.example.com', true)]))
+  t.match(result, { reloaded: false, runtime: true })
+  t.equal((await scene.haproxy.status())?.reloads, status?.reloads, 'no reload')
+  t.equal(await readFile(join(scene.dir, 'maps/bot-block.map'), 'utf8'), `blog.example.com 1\n${HOST} 1\n`)
 })
 
 t.test('the rate limit answers 429 with Retry-After once a client exceeds N requests in the window', async t => {

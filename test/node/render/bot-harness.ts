@@ -1,6 +1,6 @@
-// A one-domain shield for bot-protection tests and the bot bench: the rules of botRules in
-// a small HAProxy config of our own (the node template does not inject per-domain rules
-// yet), a real `haproxy -db` child in a short temp dir, and a loopback origin that counts
+// A one-domain shield for bot-protection tests and the bot bench: the frontend lines of
+// botFrontendRules and the backend verdicts of botRules in a small HAProxy config of our
+// own, a real `haproxy -db` child in a short temp dir, and a loopback origin that counts
 // the requests reaching it.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withDomainDefaults } from '../../../proto/domain-settings.ts'
 import type { BotSettings, ConfigVersion } from '../../../proto/codec.ts'
-import { botRules } from '../../../node/render/bot-protection.ts'
+import { botFrontendRules, botRules } from '../../../node/render/bot-protection.ts'
 
 /** The proof of work of haproxy-templates/pages/challenge.html, in Node: the smallest nonce. */
 export function solvePow (challenge: string, bits: number): number {
@@ -66,15 +66,17 @@ async function waitForPort (port: number, child: ChildProcess, stderr: () => str
 }
 
 /**
- * Renders botRules for one domain on `HOST`, starts HAProxy on a free loopback port.
+ * Renders the bot rules for one domain on `HOST`, starts HAProxy on a free loopback port.
  * `answerInHaproxy` ends the backend with a 200 from HAProxy itself (the bench uses it to
  * measure the rules' cost without an origin in the way); otherwise requests reach the origin.
  */
 export async function startShield (bot: Partial<BotSettings>, key: Uint8Array, originPort: number, answerInHaproxy = false): Promise<Shield> {
   const dir = mkdtempSync(join(tmpdir(), 'lumos-bot-'))
   const domain = withDomainDefaults({ id: 'dom_shop', hostname: HOST, serverIds: ['srv_a'], origins: [{ address: '127.0.0.1', port: originPort, weight: 100, tls: false }], bot: { blockBadBots: false, jsChallenge: false, challengeTtlS: 3600, ...bot } })
-  const rules = botRules(domain, { config: configWith(key), templatesDir: TEMPLATES_DIR, runDir: dir })
-  for (const [path, content] of Object.entries(rules.files)) {
+  const ctx = { config: configWith(key), templatesDir: TEMPLATES_DIR, runDir: dir, node: { waf: false, badBots: domain.bot.blockBadBots, challenge: domain.bot.jsChallenge } }
+  const frontend = botFrontendRules([domain], ctx)
+  const rules = botRules(domain, ctx)
+  for (const [path, content] of Object.entries(frontend.files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true, mode: 0o700 })
     writeFileSync(join(dir, path), content, { mode: 0o600 })
   }
@@ -90,6 +92,7 @@ export async function startShield (bot: Partial<BotSettings>, key: Uint8Array, o
     '    timeout server 10s',
     'frontend shield_http',
     `    bind 127.0.0.1:${port}`,
+    ...frontend.frontendLines.map(line => `    ${line}`),
     '    default_backend site_dom_shop',
     'backend site_dom_shop',
     ...rules.backendLines.map(line => `    ${line}`),

@@ -1,4 +1,4 @@
-// Bot protection: the pure rules of botRules for each setting, the bad-bot list policy, and
+// Bot protection: the pure frontend lines, maps and backend verdicts for each setting, the bad-bot list policy, and
 // the behaviour of those rules in a real HAProxy with a loopback origin — bad bots refused,
 // the JS challenge page (its own script run in a vm), cookie issue and verification, and a
 // cookie earned on one shield accepted by another shield of the same account only.
@@ -8,11 +8,12 @@ import { runInNewContext } from 'node:vm'
 import t, { type Test } from 'tap'
 import { withDomainDefaults } from '../../../proto/domain-settings.ts'
 import type { BotSettings } from '../../../proto/codec.ts'
-import { botRules, CHALLENGE_KEY_FILE, POW_BITS, POW_BUCKET_S, zeroBitsMatch } from '../../../node/render/bot-protection.ts'
+import { botChallengeMapContent, botFrontendRules, botRules, CHALLENGE_KEY_FILE, POW_BITS, POW_BUCKET_S, zeroBitsMatch } from '../../../node/render/bot-protection.ts'
+import type { RuleContext } from '../../../node/render/rules.ts'
 import { configWith, freePort, get, HOST, solvePow, startOrigin, startShield, TEMPLATES_DIR, type Answer, type Origin } from './bot-harness.ts'
 
 const KEY = randomBytes(32)
-const ctx = { config: configWith(KEY), templatesDir: '/usr/share/lumos/haproxy-templates', runDir: '/run/lumos' }
+const ctx: RuleContext = { config: configWith(KEY), templatesDir: '/usr/share/lumos/haproxy-templates', runDir: '/run/lumos', node: { waf: false, badBots: false, challenge: false } }
 const domainWith = (bot: Partial<BotSettings>) => withDomainDefaults({ id: 'dom_shop', hostname: HOST, serverIds: ['srv_a'], origins: [], bot: { blockBadBots: false, jsChallenge: false, challengeTtlS: 3600, ...bot } })
 
 // The algorithm of haproxy-templates/pages/challenge.html, independently in Node.
@@ -43,48 +44,58 @@ function runPageScript (page: string): string {
 
 // ---- pure rules ----
 
-t.test('a domain with bot protection off gets no lines and no files', async t => {
-  t.same(botRules(domainWith({}), ctx), { backendLines: [], files: {} })
+/** The frontend and backend rules of a one-domain node with these settings. */
+function rulesFor (bot: Partial<BotSettings>, key: Uint8Array = KEY): { frontend: string[], backend: string[], files: Record<string, string> } {
+  const domain = domainWith(bot)
+  const c = { ...ctx, config: configWith(key), node: { waf: false, badBots: domain.bot.blockBadBots, challenge: domain.bot.jsChallenge } }
+  const frontend = botFrontendRules([domain], c)
+  return { frontend: frontend.frontendLines, backend: botRules(domain, c).backendLines, files: frontend.files }
+}
+
+t.test('a node with bot protection off gets no lines, empty host maps and no key file', async t => {
+  t.same(rulesFor({}), { frontend: [], backend: [], files: { 'maps/bot-block.map': '', 'maps/bot-challenge.map': '' } })
 })
 
-t.test('bad-bot blocking alone is one deny line on the full user agent with the template list', async t => {
-  const rules = botRules(domainWith({ blockBadBots: true }), ctx)
-  t.same(rules.backendLines, ['http-request deny deny_status 403 if { req.fhdr(user-agent) -m sub -i -f /usr/share/lumos/haproxy-templates/bad-bots.txt }'])
-  t.same(rules.files, {})
+t.test('bad-bot blocking is one frontend match for the hosts of the block map and one deny in the backend', async t => {
+  const rules = rulesFor({ blockBadBots: true })
+  t.same(rules.frontend, ['http-request set-var(txn.bot_bad) bool(true) if { req.hdr(host),lower,field(1,:),map(/run/lumos/maps/bot-block.map) -m found } { req.fhdr(user-agent) -m sub -i -f /usr/share/lumos/haproxy-templates/bad-bots.txt }'])
+  t.same(rules.backend, ['http-request deny deny_status 403 if { var(txn.bot_bad) -m bool }'])
+  t.same(rules.files, { 'maps/bot-block.map': `${HOST} 1\n`, 'maps/bot-challenge.map': '' })
 })
 
 t.test('the challenge reads the key from a map file in the run dir and never writes it into the config', async t => {
-  const rules = botRules(domainWith({ jsChallenge: true }), ctx)
-  t.same(Object.keys(rules.files), [CHALLENGE_KEY_FILE])
+  const rules = rulesFor({ jsChallenge: true })
   t.equal(rules.files[CHALLENGE_KEY_FILE], `k ${KEY.toString('base64')}\n`)
-  const text = rules.backendLines.join('\n')
+  const text = [...rules.frontend, ...rules.backend].join('\n')
   t.match(text, 'str(k),map(/run/lumos/bot/challenge.key)')
-  t.match(text, 'lf-file /usr/share/lumos/haproxy-templates/pages/challenge.html')
+  t.match(rules.backend.join('\n'), 'lf-file /usr/share/lumos/haproxy-templates/pages/challenge.html', 'the backend serves the page')
   t.notMatch(text, KEY.toString('base64'))
 })
 
-t.test('the challenge TTL bounds the cookie lifetime and Max-Age; 0 means the default hour', async t => {
-  const text = (ttl: number) => botRules(domainWith({ jsChallenge: true, challengeTtlS: ttl }), ctx).backendLines.join('\n')
-  t.match(text(600), '-m int 1:600 }')
-  t.match(text(600), 'add(600)')
-  t.match(text(600), 'Max-Age=600;')
-  t.match(text(0), 'Max-Age=3600;')
-  t.match(text(10 ** 9), 'Max-Age=2592000;')
+t.test('the challenge TTL comes from the host map: it bounds the cookie lifetime and Max-Age; 0 means the default hour', async t => {
+  const map = (ttl: number) => botChallengeMapContent([{ ...domainWith({ jsChallenge: true, challengeTtlS: ttl }), aliases: ['www.shop.example.com'] }])
+  t.equal(map(600), `${HOST} 600\nwww.shop.example.com 600\n`)
+  t.equal(map(0), `${HOST} 3600\nwww.shop.example.com 3600\n`)
+  t.equal(map(10 ** 9), `${HOST} 2592000\nwww.shop.example.com 2592000\n`)
+  const text = rulesFor({ jsChallenge: true }).frontend.join('\n')
+  t.match(text, 'map_str_int(/run/lumos/maps/bot-challenge.map)')
+  t.match(text, 'add(txn.bot_ttl)')
+  t.match(text, 'Max-Age=%[var(txn.bot_ttl)];')
 })
 
 t.test('bad bots are refused before the challenge is considered', async t => {
-  const lines = botRules(domainWith({ blockBadBots: true, jsChallenge: true }), ctx).backendLines
+  const lines = rulesFor({ blockBadBots: true, jsChallenge: true }).backend
   t.match(lines[0], /^http-request deny deny_status 403/)
   t.ok(lines.findIndex(line => line.includes('lf-file')) > 0)
 })
 
 t.test('rendering twice gives identical rules', async t => {
-  t.same(botRules(domainWith({ blockBadBots: true, jsChallenge: true }), ctx), botRules(domainWith({ blockBadBots: true, jsChallenge: true }), ctx))
+  t.same(rulesFor({ blockBadBots: true, jsChallenge: true }), rulesFor({ blockBadBots: true, jsChallenge: true }))
 })
 
 t.test('the challenge without a usable account key is refused with MALFORMED_MESSAGE', async t => {
-  t.throws(() => botRules(domainWith({ jsChallenge: true }), { ...ctx, config: configWith(new Uint8Array()) }), { code: 'MALFORMED_MESSAGE' })
-  t.same(botRules(domainWith({ blockBadBots: true }), { ...ctx, config: configWith(new Uint8Array()) }).files, {})
+  t.throws(() => rulesFor({ jsChallenge: true }, new Uint8Array()), { code: 'MALFORMED_MESSAGE' })
+  t.equal(rulesFor({ blockBadBots: true }, new Uint8Array()).files[CHALLENGE_KEY_FILE], undefined)
 })
 
 t.test('the zero-bit match works in whole and partial hex digits', async t => {

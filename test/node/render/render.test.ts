@@ -11,8 +11,8 @@ import t from 'tap'
 import { withDomainDefaults } from '../../../proto/domain-settings.ts'
 import type { ConfigVersion } from '../../../proto/codec.ts'
 import { renderHaproxyConfig, type RenderedConfig, type RenderInput } from '../../../node/render/render.ts'
-import { botRules } from '../../../node/render/bot-protection.ts'
-import { wafRules } from '../../../node/render/waf.ts'
+import { botFrontendRules, botRules } from '../../../node/render/bot-protection.ts'
+import { wafFrontendRules, wafRules } from '../../../node/render/waf.ts'
 import { SelfSignedCerts } from '../../../node/tls/self-signed-certs.ts'
 import { fullConfig } from '../../fixtures/full-config.ts'
 
@@ -118,25 +118,53 @@ t.test('a domain with every setting renders to the golden config and files', asy
   t.same({ files: rendered.files, certificates: rendered.certificates }, JSON.parse(readFileSync(fullGoldenFiles, 'utf8')))
 })
 
-t.test('WAF and bot protection lines come after the rate limit and before the origins, and pass haproxy -c', async t => {
+t.test('WAF and bot checks run once in the frontend before use_backend; their verdicts come after the rate limit in the backend; haproxy -c passes', async t => {
   const [full, ...rest] = fullConfig.domains
   const guarded = { ...full!, waf: { ...full!.waf, owasp: true, paranoia: 2 }, bot: { blockBadBots: true, jsChallenge: true, challengeTtlS: 1800 } }
   const config = { ...fullConfig, domains: [guarded, ...rest] }
   const templatesDir = REAL_TEMPLATES_DIR
   const rendered = renderHaproxyConfig(input({ config, paths: { runDir: RUN_DIR, templatesDir } }))
-  const ctx = { config, runDir: RUN_DIR, templatesDir }
-  const backend = rendered.haproxyCfg.slice(rendered.haproxyCfg.indexOf('backend site_dom_full'))
-  const expected = ['http-request track-sc0 src', ...wafRules(guarded, ctx).backendLines, ...botRules(guarded, ctx).backendLines, 'server origin1 ']
-  let at = 0
-  for (const line of expected) {
-    const found = backend.indexOf(`    ${line}`, at)
-    t.ok(found >= at, `in order: ${line.slice(0, 80)}`)
-    at = found
+  const ctx = { config, runDir: RUN_DIR, templatesDir, node: { waf: true, badBots: true, challenge: true } }
+  const cfg = rendered.haproxyCfg
+  const inOrder = (text: string, lines: string[]): void => {
+    let at = 0
+    for (const line of lines) {
+      const found = text.indexOf(`    ${line}`, at)
+      t.ok(found >= at, `in order: ${line.slice(0, 80)}`)
+      at = found
+    }
   }
+  const frontend = cfg.slice(cfg.indexOf('frontend shield_http'), cfg.indexOf('\nbackend '))
+  inOrder(frontend, ['http-request set-var(txn.site) ', ...wafFrontendRules(config.domains, ctx).frontendLines, ...botFrontendRules(config.domains, ctx).frontendLines, 'use_backend '])
+  t.equal(rendered.files['maps/waf.map'], 'shop.example.com 2\nshop.example.net 2\nwww.shop.example.com 2\n', 'the WAF map holds the guarded domain\'s hosts only')
+  t.equal(rendered.files['maps/bot-challenge.map'], 'shop.example.com 1800\nshop.example.net 1800\nwww.shop.example.com 1800\n')
+  for (const name of ['site_dom_full', 'site_dom_plain']) {
+    const backend = cfg.slice(cfg.indexOf(`backend ${name}`)).split('\n\n')[0]!
+    const own = name === 'site_dom_full' ? ['http-request track-sc0 src'] : []
+    inOrder(backend, ['http-request deny deny_status 403 if { var(txn.bl_hit) -m bool }', ...own, ...wafRules(guarded, ctx).backendLines, ...botRules(guarded, ctx).backendLines, 'server origin1 '])
+  }
+  t.notMatch(cfg.slice(cfg.indexOf('\nbackend ')), 'lua.lumos_waf', 'no WAF inspection in any backend')
+  t.notMatch(cfg.slice(cfg.indexOf('\nbackend ')), /-m reg|-f |map\(/, 'no regex, pattern file or map in any backend')
   t.testdirName = join(tmpdir(), `lumos-render-${process.pid}-guarded`)
   const cfgFile = await materialize(rendered, t.testdir())
   const { stdout, stderr } = await promisify(execFile)('/usr/sbin/haproxy', ['-c', '-f', cfgFile])
   t.match(`${stdout}${stderr}`, 'Configuration file is valid')
+  t.notMatch(`${stdout}${stderr}`, /\[(WARNING|ALERT)\]/, 'no warnings')
+})
+
+t.test('the blacklist map names, for each entry, every list covering it, and the sets map which domains those are', async t => {
+  const [full, plain] = fullConfig.domains
+  const config = { ...fullConfig, accountIpBlacklist: ['198.51.0.0/16', '192.0.2.1'], domains: [full!, { ...plain!, waf: { ...plain!.waf, ipBlacklist: ['198.51.100.0/24', '2001:db8:1::/48'] } }] }
+  const rendered = renderHaproxyConfig(input({ config }))
+  const map = Object.fromEntries(rendered.files['maps/blacklist.map']!.trim().split('\n').map(line => line.split(' ') as [string, string]))
+  const sets = new Set(rendered.files['maps/blacklist-sets.map']!.trim().split('\n'))
+  const members = (entry: string): string[] => ['*', 'site_dom_full', 'site_dom_plain'].filter(list => sets.has(`${map[entry]}|${list} 1`))
+  t.same(members('198.51.0.0/16'), ['*'], 'an account entry applies to every domain')
+  t.same(members('198.51.100.0/24'), ['*', 'site_dom_full', 'site_dom_plain'], 'a /24 inside the account /16, listed by both domains')
+  t.same(members('2001:db8::/32'), ['site_dom_full'])
+  t.same(members('2001:db8:1::/48'), ['site_dom_full', 'site_dom_plain'], 'a /48 inside dom_full\'s /32 also blocks dom_full')
+  t.same(members('203.0.113.7'), ['site_dom_full'])
+  t.same(members('192.0.2.1'), ['*'])
 })
 
 for (const [name, render] of [['basic', () => renderHaproxyConfig(input())], ['full', () => renderHaproxyConfig(fullInput())]] as const) {

@@ -1,14 +1,15 @@
-// The WAF against a real HAProxy: the backend lines from wafRules run the Lua detectors in
-// front of a loopback origin, and the corpus in test/fixtures/waf is replayed through it.
-// Attack classes must be blocked ≥ 90 % each, benign traffic falsely blocked ≤ 1 %; with
-// owasp off nothing is blocked. Plus the pure shape of the emitted lines.
+// The WAF against a real HAProxy: the frontend lines of wafFrontendRules (Host → paranoia
+// map, pre-filter, Lua detectors) and the backend verdict of wafRules in front of a loopback
+// origin, and the corpus in test/fixtures/waf replayed through them. Attack classes must be
+// blocked ≥ 90 % each, benign traffic falsely blocked ≤ 1 %; with owasp off nothing is
+// blocked. Plus the pure shape of the emitted lines and map.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { withDomainDefaults } from '../../../proto/domain-settings.ts'
 import type { Domain } from '../../../proto/codec.ts'
-import { wafParanoia, wafRules } from '../../../node/render/waf.ts'
+import { WAF_DENY_LINE, wafFrontendRules, wafMapContent, wafParanoia, wafRules } from '../../../node/render/waf.ts'
 import { NO_RULES, type RuleContext } from '../../../node/render/rules.ts'
 import { TARGET_CLASSES, loadCorpus } from '../../../bench/waf/corpus-shape.ts'
 import { replayCorpus, scoreResults } from '../../../bench/waf/replay.ts'
@@ -16,7 +17,7 @@ import { TEMPLATES_DIR, freePort, startHaproxy, startOrigin, wafHaproxyConfig } 
 
 const attacks = loadCorpus(new URL('../../fixtures/waf/attacks.jsonl', import.meta.url))
 const benign = loadCorpus(new URL('../../fixtures/waf/benign.jsonl', import.meta.url))
-const ctx = { config: undefined as never, templatesDir: TEMPLATES_DIR, runDir: '/run/lumos' } satisfies RuleContext
+const ctx = { config: undefined as never, templatesDir: TEMPLATES_DIR, runDir: '/run/lumos', node: { waf: true, badBots: false, challenge: false } } satisfies RuleContext
 
 function domain (id: string, owasp: boolean, paranoia = 1): Domain {
   return withDomainDefaults({ id, hostname: `${id}.example.com`, serverIds: ['srv_a'], origins: [{ address: '127.0.0.1', port: 80, weight: 100, tls: false }], waf: { ipBlacklist: [], rateLimitRequests: 0, rateLimitWindowS: 10, owasp, paranoia } })
@@ -24,17 +25,33 @@ function domain (id: string, owasp: boolean, paranoia = 1): Domain {
 
 const pct = (rate: number): string => `${(rate * 100).toFixed(1)} %`
 
-t.test('a domain without owasp gets no WAF lines', async t => {
-  t.same(wafRules(domain('off', false), ctx), NO_RULES)
+t.test('a node without any owasp domain gets no WAF lines in its frontend or backends, and an empty map', async t => {
+  const off = { ...ctx, node: { ...ctx.node, waf: false } }
+  t.same(wafFrontendRules([domain('a', false), domain('b', false)], off), { frontendLines: [], files: { 'maps/waf.map': '' } })
+  t.same(wafRules(domain('a', false), off), NO_RULES)
 })
 
-t.test('a domain with owasp runs the Lua action at its paranoia and denies what it flags', async t => {
-  const rules = wafRules(domain('on', true, 3), ctx)
-  t.match(rules.backendLines[0], /^http-request wait-for-body /)
-  t.ok(rules.backendLines.includes('http-request lua.lumos_waf 3 if { var(txn.waf_scan) -m bool }'))
-  t.equal(rules.backendLines.at(-1), 'http-request deny deny_status 403 if { var(txn.waf_class) -m found }')
-  t.match(rules.backendLines.join('\n'), `-f ${TEMPLATES_DIR}/lua/waf/scanners.txt`, 'the pre-filter reads the scanner list from the templates dir')
-  t.same(rules.files, {})
+t.test('the map lists hostname and aliases of the owasp domains with their paranoia, sorted', async t => {
+  const shop = { ...domain('shop', true, 3), aliases: ['www.shop.example.com', 'shop.example.com'] }
+  t.equal(wafMapContent([domain('off', false), shop, domain('api', true, 7)]), 'api.example.com 4\nshop.example.com 3\nwww.shop.example.com 3\n')
+})
+
+t.test('the frontend looks the paranoia up by Host, then waits for bodies, pre-filters and runs the Lua action, all gated on it', async t => {
+  const rules = wafFrontendRules([domain('on', true, 3)], ctx)
+  const [lookup, acl, wait, ...rest] = rules.frontendLines
+  t.equal(lookup, 'http-request set-var(txn.waf) req.hdr(host),lower,field(1,:),map(/run/lumos/maps/waf.map)')
+  t.equal(acl, 'acl waf_on var(txn.waf) -m found')
+  t.match(wait, /^http-request wait-for-body .* if waf_on /)
+  t.equal(rest.at(-1), 'http-request lua.lumos_waf if waf_on { var(txn.waf_scan) -m bool }', 'the action takes its paranoia from txn.waf')
+  for (const line of rest) t.match(line, /(^| )if waf_on /, 'gated on the map lookup')
+  t.match(rules.frontendLines.join('\n'), `-f ${TEMPLATES_DIR}/lua/waf/scanners.txt`, 'the pre-filter reads the scanner list from the templates dir')
+  t.same(rules.files, { 'maps/waf.map': 'on.example.com 3\n' })
+})
+
+t.test('every backend of a WAF node denies with 403 what the frontend flagged, whatever its own setting', async t => {
+  t.same(wafRules(domain('on', true, 2), ctx), { backendLines: [WAF_DENY_LINE], files: {} })
+  t.same(wafRules(domain('off', false), ctx), { backendLines: [WAF_DENY_LINE], files: {} })
+  t.equal(WAF_DENY_LINE, 'http-request deny deny_status 403 if { var(txn.waf_class) -m found }')
 })
 
 t.test('paranoia outside 1..4 is clamped', async t => {
@@ -48,7 +65,7 @@ t.test('the corpus replayed through HAProxy: ≥ 90 % of each attack class block
   const origin = await startOrigin()
   t.teardown(() => { origin.server.closeAllConnections(); origin.server.close() })
   const [onPort, offPort] = [await freePort(), await freePort()]
-  const config = wafHaproxyConfig([{ port: onPort, domain: domain('on', true) }, { port: offPort, domain: domain('off', false) }], origin.port)
+  const config = wafHaproxyConfig(dir, [{ port: onPort, domain: domain('on', true) }, { port: offPort, domain: domain('off', false) }], origin.port)
   const haproxy = await startHaproxy(dir, config, [onPort, offPort])
   t.teardown(haproxy.stop)
 
