@@ -75,6 +75,12 @@ export class ShieldNode {
   async resume (): Promise<void> {
     const latest = await this.init.store.latest()
     if (latest === undefined) {
+      // A lost or re-created store must not wipe what a running HAProxy serves: keep it
+      // until a version arrives through sync. Only a first start gets the empty config.
+      if (await this.init.applier.isServing()) {
+        this.init.logger.warn('no stored version; HAProxy keeps its running config until a version is fetched from the mesh')
+        return
+      }
       await this.init.applier.schedule({ accountId: this.init.enrollment.accountId, version: 0, previousHash: new Uint8Array(), issuedAtMs: 0, servers: [], domains: [], accountIpBlacklist: [], challengeKey: new Uint8Array() })
       return
     }

@@ -65,6 +65,36 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
   })
 }
 
+/**
+ * Scores a topic so that only invalid messages count: each message a validator rejects
+ * adds to the sender's P4 counter (its square times the weight, decaying slowly), so three
+ * bad messages take a peer below the graylist threshold (-80) and it is ignored. Delivery
+ * rates are not scored: config versions are rare, silence is normal.
+ */
+export function scoreInvalidMessages (pubsub: GossipSub, topic: string): void {
+  const score = (pubsub as unknown as { score?: { params: { topics: Record<string, unknown> } } }).score
+  if (score === undefined) return
+  score.params.topics[topic] = {
+    topicWeight: 1,
+    timeInMeshWeight: 0,
+    timeInMeshQuantum: 1000,
+    timeInMeshCap: 0,
+    firstMessageDeliveriesWeight: 0,
+    firstMessageDeliveriesDecay: 0.5,
+    firstMessageDeliveriesCap: 0,
+    meshMessageDeliveriesWeight: 0,
+    meshMessageDeliveriesDecay: 0.5,
+    meshMessageDeliveriesCap: 0,
+    meshMessageDeliveriesThreshold: 0,
+    meshMessageDeliveriesWindow: 10,
+    meshMessageDeliveriesActivation: 5000,
+    meshFailurePenaltyWeight: 0,
+    meshFailurePenaltyDecay: 0.5,
+    invalidMessageDeliveriesWeight: -10,
+    invalidMessageDeliveriesDecay: 0.99
+  }
+}
+
 export async function newPeerKey (): Promise<PrivateKey> {
   return await generateKeyPair('Ed25519')
 }

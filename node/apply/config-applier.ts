@@ -76,6 +76,8 @@ export class ConfigApplier {
   }
 
   get configFile (): string { return join(this.init.runDir, 'haproxy.cfg') }
+  /** HAProxy is running (whatever config it serves). */
+  async isServing (): Promise<boolean> { return (await this.init.haproxy.status()) !== undefined }
   /** The most recent reloads, oldest first. */
   get reloads (): readonly ReloadRecord[] { return this.history }
   /** The last version that failed to apply and why; cleared when a later one applies. */

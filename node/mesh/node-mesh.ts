@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import type { ConfigVersion, SignedEnvelope, SyncRequest } from '../../proto/codec.ts'
 import { COORDINATOR_SERVER_ID } from '../../proto/heartbeat.ts'
 import { LumosError } from '../../proto/lumos-error.ts'
-import { createMeshPeer, type MeshPeer } from '../../proto/mesh-peer.ts'
+import { createMeshPeer, scoreInvalidMessages, type MeshPeer } from '../../proto/mesh-peer.ts'
 import { requestSync, serveSync } from '../../proto/sync-protocol.ts'
 import { CatchUp, type CatchUpRetry } from './catch-up.ts'
 
@@ -85,6 +85,7 @@ export class NodeMesh {
     this.coordinatorPeerId = coordinatorPeerId
     this.allowed.add(coordinatorPeerId)
     this.dialTargets.set(coordinatorPeerId, bootstrap)
+    scoreInvalidMessages(pubsub, topic)
     pubsub.topicValidators.set(topic, (from, message) => {
       const verdict = this.init.validate(message.data, from)
       return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore

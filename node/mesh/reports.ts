@@ -10,6 +10,7 @@
 // subscribes the topic; the queue is retried every `retryMs`. It does not survive a restart:
 // the failed version is still failed after one, and the next apply attempt reports again.
 // Observation reports need no outbox: they are re-published every few seconds anyway.
+import { scoreInvalidMessages } from '../../proto/mesh-peer.ts'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
@@ -62,6 +63,7 @@ export class NodeReports {
   start (): void {
     const { pubsub, topic } = this.init
     if (this.timer !== undefined) return
+    scoreInvalidMessages(pubsub, topic)
     pubsub.topicValidators.set(topic, (from, message) => {
       const verdict = this.validate(message, from)
       return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
