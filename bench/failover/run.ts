@@ -42,7 +42,7 @@ try {
   if (cf === undefined) throw new Error('fleet without fake Cloudflare')
   const account = `/v1/accounts/${fleet.accountId}`
   const record = (): string => fleet.dnsRecords(ZONE, HOST).join()
-  const events = async (): Promise<unknown[]> => (await fleet.api<{ events: unknown[] }>('GET', `${account}/failover/events?limit=1000`)).events
+  const events = async (): Promise<unknown[]> => (await fleet.api<{ events: unknown[] }>('GET', `${account}/failover/events?limit=500`)).events
   fleet.addDnsRecord(ZONE, HOST, IPS[0] as string)
   const origin = await fleet.startOrigin('origin')
   await fleet.api('POST', `${account}/domains`, { hostname: HOST, servers: fleet.nodes.map(n => n.serverId), origins: [{ address: '127.0.0.1', port: origin }], failover: { enabled: true, zone: ZONE, record: HOST } })

@@ -72,10 +72,13 @@ async function lastEnvelopeBytes (coordinatorLog: string): Promise<number> {
 }
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '3,10,20' }, domains: { type: 'string', default: '10,1000,10000' }, changes: { type: 'string', default: '30' } } })
+// Results are written after every case, so a long matrix cut short still leaves its rows.
 const rows: Row[] = []
+await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 for (const domains of list(values.domains)) {
-  for (const nodes of list(values.nodes)) rows.push(await runCase(nodes, domains, Number(values.changes)))
+  for (const nodes of list(values.nodes)) {
+    rows.push(await runCase(nodes, domains, Number(values.changes)))
+    await writeFile(new URL('../results/propagation.json', import.meta.url), JSON.stringify({ measuredAt: new Date().toISOString(), changes: Number(values.changes), rows }, null, 2) + '\n')
+  }
 }
 console.table(rows.map(r => ({ nodes: r.nodes, domains: r.domains, envelopeKB: Math.round(r.envelopeBytes / 1024), 'apply p50': r.applyAllMs.p50, 'apply p99': r.applyAllMs.p99, 'gossip p99': r.gossipAllMs.p99, 'etcd p99': r.etcdAllMs.p99, 'gossip/etcd': r.gossipVsEtcdP99 })))
-await mkdir(new URL('../results/', import.meta.url), { recursive: true })
-await writeFile(new URL('../results/propagation.json', import.meta.url), JSON.stringify({ measuredAt: new Date().toISOString(), changes: Number(values.changes), rows }, null, 2) + '\n')

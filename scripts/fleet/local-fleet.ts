@@ -144,7 +144,7 @@ export class LocalFleet {
       await this.cloudflare.start()
     }
     await this.startCoordinator()
-    const { account } = await this.api<{ account: { id: string } }>('POST', '/v1/accounts', { name: 'local fleet', plan: 'pro' })
+    const { account } = await this.api<{ account: { id: string } }>('POST', '/v1/accounts', { name: 'local fleet', plan: this.options.nodeCount > 5 ? 'enterprise' : 'pro' })
     this.accountId = account.id
     for (let index = 1; index <= nodeCount; index++) {
       const name = `shield-${index}`
