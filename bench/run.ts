@@ -6,10 +6,14 @@ import { fileURLToPath } from 'node:url'
 const HARNESSES: Record<string, string> = {
   'envelope-size': 'envelope-size.ts',
   propagation: 'propagation/run.ts',
+  gossip: 'gossip/run.ts',
   dataplane: 'dataplane/run.ts',
+  render: 'render/run.ts',
+  memory: 'memory/run.ts',
   waf: 'waf/run.ts',
   bot: 'bot/run.ts',
-  failover: 'failover/run.ts'
+  failover: 'failover/run.ts',
+  coordinator: 'coordinator/run.ts'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -5,7 +5,7 @@
 // to an older key can follow (proto/key-rotation.ts, docs/decisions/006-key-rotation.md).
 import type { ConfigVersion, SignedEnvelope, SignedKeyRotation } from '../proto/codec.ts'
 import { signedKeyRotationCodec } from '../proto/codec.ts'
-import { exportPublicKey, exportSigningKey, generateSigningKey, importSigningKey, signConfigVersion, type SigningKey } from '../proto/envelope.ts'
+import { exportPublicKey, exportSigningKey, generateSigningKey, importSigningKey, signConfigVersion, signEncodedConfig, type SigningKey } from '../proto/envelope.ts'
 import { MAX_KEY_ROTATIONS, signKeyRotation } from '../proto/key-rotation.ts'
 import type { CoordinatorStore } from './store/store.ts'
 
@@ -53,6 +53,11 @@ export class CoordinatorSigner {
 
   sign (config: ConfigVersion): SignedEnvelope {
     return signConfigVersion(config, this.key, this.rotations)
+  }
+
+  /** Signs an already encoded ConfigVersion (config-versions.ts reuses encoded domains). */
+  signEncoded (raw: Uint8Array): SignedEnvelope {
+    return signEncodedConfig(raw, this.key, this.rotations)
   }
 
   /**

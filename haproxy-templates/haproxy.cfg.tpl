@@ -6,12 +6,20 @@ global
     log stderr format short local0 notice
     lua-load-per-thread {{TEMPLATES_DIR}}/lua/waf.lua
     ssl-default-bind-options ssl-min-ver TLSv1.2
+    # Old workers drain after a reload (docs/decisions/008-reload-drain.md): they are
+    # stopped at the latest after this long, or once they outlived this many reloads.
+    hard-stop-after 60s
+    mworker-max-reloads 10
 
 defaults
     mode http
     log global
     option httplog
     option forwardfor
+    # On reload the old worker keeps idle keep-alive connections and ends each with
+    # "Connection: close" on its next response (or at the keep-alive timeout), instead of
+    # closing it under a client that may be sending a request on it (2.4+ default).
+    option idle-close-on-response
     timeout connect 5s
     timeout client 30s
     timeout server 30s

@@ -3,17 +3,20 @@
 // durable in the store, and only then handed to the apply path. An envelope signed by a
 // newer coordinator key is accepted when its rotation statements chain from the pinned key
 // (proto/key-rotation.ts): the new key is pinned on disk after the store and before the apply.
+// Hot path (bench/gossip): the gossip validator checks the signature and reads account and
+// version from the payload's first bytes; receive() reuses that verification, stores the
+// envelope as received, and only then decodes the full ConfigVersion, once, for the apply.
 import type { KeyObject } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import type { ConfigVersion, SignedEnvelope, SyncRequest } from '../proto/codec.ts'
-import { encodeEnvelope, exportPublicKey, keyIdOf } from '../proto/envelope.ts'
+import { decodeConfigPayload, encodeEnvelope, exportPublicKey, keyIdOf, readConfigHeader, type ConfigHeader } from '../proto/envelope.ts'
 import { signedEnvelopeCodec } from '../proto/codec.ts'
-import { verifyEnvelopeChained, type ChainedVerification } from '../proto/key-rotation.ts'
-import { isLumosError } from '../proto/lumos-error.ts'
+import { authenticateEnvelopeChained, verifyEnvelopeChained, type ChainedAuthentication } from '../proto/key-rotation.ts'
+import { isLumosError, LumosError } from '../proto/lumos-error.ts'
 import type { ConfigApplier } from './apply/config-applier.ts'
 import type { Enrollment } from './enrollment.ts'
-import type { NodeStore } from './store/node-store.ts'
+import { KEEP_VERSIONS, type NodeStore } from './store/node-store.ts'
 import type { Verdict } from './mesh/node-mesh.ts'
 import { checkCandidate } from './verifier.ts'
 
@@ -23,11 +26,26 @@ export interface ShieldNodeInit {
   /** Persists a newly pinned coordinator key (base64 SPKI) durably, e.g. in enrollment.json. */
   pinCoordinatorKey: (publicKey: string) => Promise<void>
   store: NodeStore
-  applier: ConfigApplier
-  /** Called with each newly stored version (e.g. to update the mesh allow-list). */
+  applier: Pick<ConfigApplier, 'schedule' | 'isServing'>
+  /** Called with each newly stored and decoded version (e.g. to update the mesh allow-list). */
   onNewVersion: (config: ConfigVersion) => void
+  /**
+   * Delivery milestones of a version newer than the held one, for metrics and bench/gossip:
+   * it first passed verification (gossip validator or sync), then it is durable.
+   */
+  onVerified?: (version: number, from: string, via: 'gossip' | 'sync') => void
+  onStored?: (version: number, from: string) => void
   logger: Logger
 }
+
+/** An envelope whose signature verified, with the account and version its payload names. */
+interface Authenticated extends ChainedAuthentication {
+  envelope: SignedEnvelope
+  header: ConfigHeader
+}
+
+/** Messages the gossip validator accepted and receive() has not taken yet (bounded). */
+const ACCEPTED_KEPT = 4
 
 export class ShieldNode {
   private readonly init: ShieldNodeInit
@@ -38,6 +56,10 @@ export class ShieldNode {
   private coordinatorKey: KeyObject
   /** Pin writes, in the order the keys were adopted (the last one written is the newest). */
   private pinning: Promise<void> = Promise.resolve()
+  /** The newest version being stored and decoded (≥ latestVersion): copies of it are not processed twice. */
+  private receiving = 0
+  /** Verified by the gossip validator, handed to receive() by the same bytes: verified once. */
+  private readonly accepted: Array<{ bytes: Uint8Array, opened: Authenticated }> = []
 
   constructor (init: ShieldNodeInit) {
     this.init = init
@@ -47,9 +69,17 @@ export class ShieldNode {
   /** Id of the coordinator key this node verifies against. */
   get coordinatorKeyId (): string { return keyIdOf(this.coordinatorKey) }
 
-  private open (input: Uint8Array | SignedEnvelope): ChainedVerification & { envelope: SignedEnvelope } {
+  /** Signature (chained) and header only: cheap whatever the payload size. */
+  private authenticate (input: Uint8Array | SignedEnvelope): Authenticated {
     const envelope = input instanceof Uint8Array ? signedEnvelopeCodec.decode(input) : input
-    return { envelope, ...verifyEnvelopeChained(envelope, this.coordinatorKey) }
+    const authenticated = authenticateEnvelopeChained(envelope, this.coordinatorKey)
+    return { envelope, ...authenticated, header: readConfigHeader(envelope) }
+  }
+
+  /** The validator's verification of exactly these bytes, if it has not been taken yet. */
+  private takeAccepted (bytes: Uint8Array): Authenticated | undefined {
+    const index = this.accepted.findIndex(e => e.bytes === bytes || Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength).equals(bytes))
+    return index < 0 ? undefined : this.accepted.splice(index, 1)[0]?.opened
   }
 
   /**
@@ -71,10 +101,15 @@ export class ShieldNode {
   /** The newest version held and its payload hash: what this node's heartbeat announces. */
   get held (): { version: number, hash: Uint8Array } { return { version: this.latestVersion, hash: this.latestHash } }
 
-  /** Re-applies the newest stored version (after a restart), or an empty config when none. */
+  /**
+   * Re-applies the newest stored version that opens (after a restart), or an empty config
+   * when none. A stored version that does not decode (stored before its full decode failed,
+   * e.g. from a newer coordinator) is skipped for the one before it.
+   */
   async resume (): Promise<void> {
     const latest = await this.init.store.latest()
-    if (latest === undefined) {
+    const opened = latest === undefined ? undefined : await this.openStored(latest.version, latest.envelope)
+    if (opened === undefined) {
       // A lost or re-created store must not wipe what a running HAProxy serves: keep it
       // until a version arrives through sync. Only a first start gets the empty config.
       if (await this.init.applier.isServing()) {
@@ -84,8 +119,9 @@ export class ShieldNode {
       await this.init.applier.schedule({ accountId: this.init.enrollment.accountId, version: 0, previousHash: new Uint8Array(), issuedAtMs: 0, servers: [], domains: [], accountIpBlacklist: [], challengeKey: new Uint8Array() })
       return
     }
-    const { config, hash, signerKey, rotated } = this.open(latest.envelope)
+    const { config, hash, signerKey, rotated } = opened
     this.latestVersion = config.version
+    this.receiving = config.version
     this.latestHash = hash
     // Stored but not pinned yet (a crash between the two): pin now, before applying.
     if (rotated) await this.adoptKey(signerKey, config.version)
@@ -94,17 +130,35 @@ export class ShieldNode {
     await this.init.applier.schedule(config)
   }
 
+  private async openStored (newest: number, newestBytes: Uint8Array): Promise<ReturnType<typeof verifyEnvelopeChained> | undefined> {
+    for (let version = newest; version > newest - KEEP_VERSIONS && version > 0; version--) {
+      const bytes = version === newest ? newestBytes : await this.init.store.getVersion(version)
+      if (bytes === undefined) continue
+      try {
+        return verifyEnvelopeChained(signedEnvelopeCodec.decode(bytes), this.coordinatorKey)
+      } catch (err) {
+        if (!isLumosError(err) || err.code !== 'MALFORMED_MESSAGE') throw err
+        this.init.logger.error({ err, version }, 'stored config version does not decode; trying the one before')
+      }
+    }
+    return undefined
+  }
+
   /**
    * Gossip validator: synchronous, so it uses the in-memory latest version.
-   * 'ignore' only for a copy of the version we hold (a duplicate is no fault of the sender);
-   * anything unsigned, for another account or older than what we hold (a replay) is
-   * 'reject': gossipsub drops it, does not forward it, and reports it to peer scoring.
+   * 'ignore' only for a copy of the version we hold or are storing (a duplicate is no fault
+   * of the sender); anything unsigned, for another account or older than what we hold (a
+   * replay) is 'reject': gossipsub drops it, does not forward it, and reports it to peer scoring.
    */
   validate (data: Uint8Array, from: PeerId): Verdict {
     try {
-      const { config } = this.open(data)
-      if (config.accountId === this.init.enrollment.accountId && config.version === this.latestVersion) return 'ignore'
-      checkCandidate(config, this.init.enrollment.accountId, this.latestVersion)
+      const opened = this.authenticate(data)
+      const { accountId, version } = opened.header
+      if (accountId === this.init.enrollment.accountId && version >= this.latestVersion && version <= this.receiving) return 'ignore'
+      checkCandidate(opened.header, this.init.enrollment.accountId, this.latestVersion)
+      this.accepted.push({ bytes: data, opened })
+      if (this.accepted.length > ACCEPTED_KEPT) this.accepted.shift()
+      this.init.onVerified?.(version, from.toString(), 'gossip')
       return 'accept'
     } catch (err) {
       const code = isLumosError(err) ? err.code : 'UNKNOWN'
@@ -113,23 +167,42 @@ export class ShieldNode {
     }
   }
 
-  /** Verifies, persists and applies one envelope; stale ones are dropped quietly. */
+  /**
+   * Verifies (or takes the validator's verification of the same bytes), persists, decodes
+   * and applies one envelope; stale ones and copies of one being stored are dropped quietly.
+   */
   async receive (input: Uint8Array | SignedEnvelope, from: string): Promise<void> {
-    const { envelope, config, hash, signerKey, rotated } = this.open(input)
+    const bytes = input instanceof Uint8Array ? input : undefined
+    const validated = bytes === undefined ? undefined : this.takeAccepted(bytes)
+    const opened = validated ?? this.authenticate(input)
+    const { header, envelope } = opened
     try {
-      checkCandidate(config, this.init.enrollment.accountId, this.latestVersion)
+      checkCandidate(header, this.init.enrollment.accountId, Math.max(this.latestVersion, this.receiving))
     } catch (err) {
       if (isLumosError(err) && err.code === 'STALE_VERSION') return
       throw err
     }
-    await this.init.store.putVersion(config.version, input instanceof Uint8Array ? input : encodeEnvelope(envelope))
-    if (config.version <= this.latestVersion) return
-    this.latestVersion = config.version
-    this.latestHash = hash
-    if (rotated && keyIdOf(signerKey) !== this.coordinatorKeyId) await this.adoptKey(signerKey, config.version)
-    this.init.logger.info({ version: config.version, peer: from }, 'config version received and stored')
-    this.init.onNewVersion(config)
-    await this.init.applier.schedule(config)
+    const version = header.version
+    if (validated === undefined) this.init.onVerified?.(version, from, bytes === undefined ? 'sync' : 'gossip')
+    this.receiving = version
+    try {
+      await this.init.store.putVersion(version, bytes ?? encodeEnvelope(envelope))
+      this.init.onStored?.(version, from)
+      this.init.logger.info({ version, peer: from }, 'config version received and stored')
+      const config = decodeConfigPayload(envelope)
+      if (config.accountId !== header.accountId || config.version !== version) {
+        throw new LumosError('MALFORMED_MESSAGE', `config payload names account ${config.accountId} version ${config.version}, its header ${header.accountId} version ${version}`)
+      }
+      if (version <= this.latestVersion) return
+      this.latestVersion = version
+      this.latestHash = opened.hash
+      if (opened.rotated && keyIdOf(opened.signerKey) !== this.coordinatorKeyId) await this.adoptKey(opened.signerKey, version)
+      this.init.onNewVersion(config)
+      await this.init.applier.schedule(config)
+    } finally {
+      // Failed before it was held: a later copy (gossip or sync) may try again.
+      if (this.receiving === version && this.latestVersion < version) this.receiving = this.latestVersion
+    }
   }
 
   /** Answers /lumos/sync/1: the newest stored version when it is newer than the asker's. */

@@ -4,7 +4,7 @@
 import type { ConfigVersion } from '../proto/codec.ts'
 import { LumosError } from '../proto/lumos-error.ts'
 
-export function checkCandidate (config: ConfigVersion, accountId: string, latestVersion: number): void {
+export function checkCandidate (config: Pick<ConfigVersion, 'accountId' | 'version'>, accountId: string, latestVersion: number): void {
   if (config.accountId !== accountId) {
     throw new LumosError('WRONG_ACCOUNT', `config version for account ${config.accountId}, but this node belongs to ${accountId}`)
   }

@@ -5,7 +5,7 @@
 // clock, no disk. Only a chain that starts at the node's pinned key counts.
 import { sign, verify, type KeyObject } from 'node:crypto'
 import { keyRotationCodec, type KeyRotation, type SignedEnvelope, type SignedKeyRotation } from './codec.ts'
-import { exportPublicKey, importPublicKey, keyIdOf, verifyEnvelope, type SigningKey } from './envelope.ts'
+import { authenticateEnvelope, decodeConfigPayload, exportPublicKey, importPublicKey, keyIdOf, type SigningKey } from './envelope.ts'
 import { LumosError } from './lumos-error.ts'
 import type { ConfigVersion } from './codec.ts'
 
@@ -65,8 +65,8 @@ export function followKeyRotations (pinned: KeyObject, targetKeyId: string, rota
   return current
 }
 
-export interface ChainedVerification {
-  config: ConfigVersion
+export interface ChainedAuthentication {
+  /** sha256 of the payload. */
   hash: Uint8Array
   /** The key that signed the envelope: the pinned key, or the end of its rotation chain. */
   signerKey: KeyObject
@@ -74,8 +74,18 @@ export interface ChainedVerification {
   rotated: boolean
 }
 
+export interface ChainedVerification extends ChainedAuthentication {
+  config: ConfigVersion
+}
+
+/** authenticateEnvelope (signature only, payload not decoded), also accepting an envelope whose key the pinned key handed over to. */
+export function authenticateEnvelopeChained (envelope: SignedEnvelope, pinned: KeyObject): ChainedAuthentication {
+  const signerKey = envelope.keyId === keyIdOf(pinned) ? pinned : followKeyRotations(pinned, envelope.keyId, envelope.keyRotations ?? [])
+  return { ...authenticateEnvelope(envelope, signerKey), signerKey, rotated: signerKey !== pinned }
+}
+
 /** verifyEnvelope, also accepting an envelope whose key the pinned key handed over to. */
 export function verifyEnvelopeChained (envelope: SignedEnvelope, pinned: KeyObject): ChainedVerification {
-  const signerKey = envelope.keyId === keyIdOf(pinned) ? pinned : followKeyRotations(pinned, envelope.keyId, envelope.keyRotations ?? [])
-  return { ...verifyEnvelope(envelope, signerKey), signerKey, rotated: signerKey !== pinned }
+  const authenticated = authenticateEnvelopeChained(envelope, pinned)
+  return { ...authenticated, config: decodeConfigPayload(envelope) }
 }

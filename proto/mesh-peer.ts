@@ -38,6 +38,19 @@ export interface MeshPeerInit {
   isPeerAllowed?: (peer: PeerId) => boolean
 }
 
+/**
+ * Peer-score parameters besides the per-topic ones (scoreInvalidMessages). The IP
+ * colocation penalty (P6) is off: gossipsub's default (weight -5 per squared peer above 10
+ * on one IP) scores EVERY peer sharing an address once more than 10 of them do: 15 peers
+ * on one IP make each of them -125, below the publish (-50) and graylist (-80) thresholds,
+ * so a node silently drops all gossip (config versions and the heartbeats that drive
+ * catch-up) and the coordinator floods its versions to nobody. That is every LocalFleet
+ * run above 14 nodes (all on 127.0.0.1), and shields behind one NAT or WireGuard gateway
+ * in production. P6 is a Sybil defence; here the connection gater already admits only the
+ * peers of the signed config, so it guards nothing and only cuts honest peers off.
+ */
+export const MESH_SCORE_PARAMS = { IPColocationFactorWeight: 0 } as const
+
 export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
   const allowed = init.isPeerAllowed ?? (() => true)
   const gater: ConnectionGater = {
@@ -59,10 +72,25 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
         floodPublish: true,
         emitSelf: false,
         heartbeatInterval: 700,
-        maxInboundDataLength: MAX_MESSAGE_BYTES
+        maxInboundDataLength: MAX_MESSAGE_BYTES,
+        fastMsgIdFn: fastMessageId,
+        scoreParams: MESH_SCORE_PARAMS
       })
     }
   })
+}
+
+/**
+ * Local duplicate key of a received message, read from the RPC before its signature is
+ * checked: the originator's key and sequence number, i.e. the spec'ed StrictSign message
+ * id. Without it every forwarded copy of a config version (up to D per node) is
+ * signature-verified over its whole payload before gossipsub sees it is a duplicate.
+ * gossipsub only caches the key once a message passed that check, so a forged copy cannot
+ * shadow a genuine one. Messages without from/seqno fail StrictSign anyway.
+ */
+export function fastMessageId (message: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Array }): string {
+  if (message.from === undefined || message.seqno === undefined) return `no-origin:${message.data?.length ?? 0}:${Math.random()}`
+  return `${Buffer.from(message.from.buffer, message.from.byteOffset, message.from.byteLength).toString('base64')}:${Buffer.from(message.seqno.buffer, message.seqno.byteOffset, message.seqno.byteLength).toString('hex')}`
 }
 
 /**

@@ -50,7 +50,20 @@ export class LogWatch {
       if (times.every(t => t !== undefined)) return times as number[]
       await new Promise(resolve => setTimeout(resolve, 10))
     }
-    throw new Error(`not every log showed "${msg}" for version ${version} within ${timeoutMs} ms`)
+    const missing = [...this.files.keys()].filter(path => this.firstAtLeast(msg, version, path) === undefined)
+    throw new Error(`not every log showed "${msg}" for version ${version} within ${timeoutMs} ms; missing: ${missing.map(path => `${path} (last: ${this.lastVersion(msg, path) ?? 'none'})`).join(', ')}`)
+  }
+
+  /** The newest version `path` logged `msg` for. */
+  lastVersion (msg: string, path: string): number | undefined {
+    let last: number | undefined
+    for (const [v, byFile] of this.seen.get(msg) ?? []) if (byFile.has(path) && (last === undefined || v > last)) last = v
+    return last
+  }
+
+  /** How many files logged `msg` for exactly `version`. */
+  count (msg: string, version: number): number {
+    return this.seen.get(msg)?.get(version)?.size ?? 0
   }
 
   private firstAtLeast (msg: string, version: number, path: string): number | undefined {

@@ -129,6 +129,10 @@ export function attackCorpus (): CorpusRequest[] {
   out.push({ ...queryRequest('sqli', '/product', 'id', '1', false), path: '/product/1%27%20OR%20%271%27=%271' })
   out.push({ ...queryRequest('sqli', '/search', 'q', '%2F*!50000UNION*%2F%2F*!50000SELECT*%2F1%2C2%2C3', true) })
   out.push({ ...queryRequest('sqli', '/search', 'q', 'UN%2F**%2FION%20SEL%2F**%2FECT%201%2C2', true) })
+  // Numbers glued to keywords (scientific / hex notation): the lexer splits 1e1UNION into 1e1 and UNION
+  out.push(queryRequest('sqli', '/item', 'id', '1e1UNION SELECT null,version()--', false))
+  out.push(queryRequest('sqli', '/item', 'id', '1.e1or 1.e1=1.e1', false))
+  out.push(cookieRequest('sqli', '/account', 'uid', '0x1fOR 1=1'))
   const xssVariants = [plain, url, doubleUrl, entities, caseMix, plusSpace]
   XSS.forEach((p, i) => {
     out.push(place('xss', p, GENERIC_PARAMS, plain, rng))

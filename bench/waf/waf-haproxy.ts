@@ -1,8 +1,10 @@
 // A real HAProxy on loopback fronting a local origin, one frontend per domain carrying the
 // node-level WAF lines of wafFrontendRules (Host → paranoia map lookup, pre-filter, Lua
-// action) and a backend with the verdict line of wafRules — the same lines the renderer
-// puts in a shield's config. The map of each frontend holds the domain's hostname plus the
-// hosts the replay and wrk send. Used by test/node/render/waf.test.ts and bench/waf/run.ts.
+// action) and, when the domain has bot protection on, the bad-bot and JS-challenge lines of
+// botFrontendRules after them; a backend with the verdict lines of wafRules and botRules —
+// the same lines, in the same order, the renderer puts in a shield's config. The maps of
+// each frontend hold the domain's hostname plus the hosts the replay and wrk send. Used by
+// test/node/render/waf.test.ts and bench/waf/run.ts.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -10,7 +12,8 @@ import { createServer as createHttpServer, type Server } from 'node:http'
 import { connect, createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Domain } from '../../proto/codec.ts'
+import type { ConfigVersion, Domain } from '../../proto/codec.ts'
+import { botFrontendRules, botRules } from '../../node/render/bot-protection.ts'
 import { wafFrontendRules, wafRules } from '../../node/render/waf.ts'
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../haproxy-templates', import.meta.url))
@@ -42,8 +45,17 @@ export async function startOrigin (): Promise<{ port: number, server: Server }> 
 /** Hosts the corpus replay (bench/waf/replay.ts) and the wrk mixes send. */
 export const HARNESS_HOSTS = ['waf.test', 'bench.example.com']
 
-/** The config for `sites`; writes each site's WAF map under `<dir>/<domain id>/` (the run dir of its frontend). */
-export function wafHaproxyConfig (dir: string, sites: Array<{ port: number, domain: Domain }>, originPort: number, opts: { nbthread?: number } = {}): string {
+/** The account key a bench or test shield signs challenge cookies with (bot protection). */
+export function challengeConfig (challengeKey: Uint8Array): ConfigVersion {
+  return { accountId: 'acc_bench', version: 1, previousHash: new Uint8Array(32), issuedAtMs: 0, servers: [], domains: [], accountIpBlacklist: [], challengeKey }
+}
+
+/**
+ * The config for `sites`; writes each site's maps (and challenge key) under
+ * `<dir>/<domain id>/` (the run dir of its frontend). A domain with bot protection on
+ * needs `opts.challengeKey`.
+ */
+export function wafHaproxyConfig (dir: string, sites: Array<{ port: number, domain: Domain }>, originPort: number, opts: { nbthread?: number, challengeKey?: Uint8Array } = {}): string {
   const lines = [
     'global',
     `    lua-load-per-thread ${TEMPLATES_DIR}/lua/waf.lua`,
@@ -60,15 +72,18 @@ export function wafHaproxyConfig (dir: string, sites: Array<{ port: number, doma
   for (const { port, domain } of sites) {
     const runDir = join(dir, domain.id)
     const served = { ...domain, aliases: [...domain.aliases, ...HARNESS_HOSTS] }
-    const ctx = { config: undefined as never, templatesDir: TEMPLATES_DIR, runDir, node: { waf: domain.waf.owasp, badBots: false, challenge: false } }
-    const frontend = wafFrontendRules([served], ctx)
-    for (const [path, content] of Object.entries(frontend.files)) {
+    const node = { waf: domain.waf.owasp, badBots: domain.bot.blockBadBots, challenge: domain.bot.jsChallenge }
+    const config = node.challenge ? challengeConfig(opts.challengeKey ?? new Uint8Array()) : undefined as never
+    const ctx = { config, templatesDir: TEMPLATES_DIR, runDir, node }
+    // Evaluation order of the renderer: WAF, then bot protection (frontend and backend).
+    const frontends = [wafFrontendRules([served], ctx), botFrontendRules([served], ctx)]
+    for (const [path, content] of frontends.flatMap(f => Object.entries(f.files))) {
       mkdirSync(join(runDir, path, '..'), { recursive: true })
       writeFileSync(join(runDir, path), content)
     }
-    const backend = wafRules(served, ctx)
-    lines.push(`frontend fe_${domain.id}`, `    bind 127.0.0.1:${port}`, ...frontend.frontendLines.map(l => `    ${l}`), `    default_backend site_${domain.id}`)
-    lines.push(`backend site_${domain.id}`, ...backend.backendLines.map(l => `    ${l}`), `    server origin1 127.0.0.1:${originPort}`)
+    const backendLines = [wafRules(served, ctx), botRules(served, ctx)].flatMap(rules => rules.backendLines)
+    lines.push(`frontend fe_${domain.id}`, `    bind 127.0.0.1:${port}`, ...frontends.flatMap(f => f.frontendLines).map(l => `    ${l}`), `    default_backend site_${domain.id}`)
+    lines.push(`backend site_${domain.id}`, ...backendLines.map(l => `    ${l}`), `    server origin1 127.0.0.1:${originPort}`)
   }
   return lines.join('\n') + '\n'
 }
@@ -87,11 +102,12 @@ async function waitForPort (port: number, signal: AbortSignal): Promise<void> {
 
 export interface RunningHaproxy { child: ChildProcess, stderr: () => string, stop: () => Promise<void> }
 
-/** Starts `haproxy -db -f <dir>/haproxy.cfg` in the foreground and waits until it listens. */
-export async function startHaproxy (dir: string, config: string, ports: number[]): Promise<RunningHaproxy> {
+/** Starts `haproxy -db -f <dir>/haproxy.cfg` in the foreground (with `env` added to its environment) and waits until it listens. */
+export async function startHaproxy (dir: string, config: string, ports: number[], env: Record<string, string> = {}): Promise<RunningHaproxy> {
   const cfg = join(dir, 'haproxy.cfg')
+  mkdirSync(dir, { recursive: true })
   writeFileSync(cfg, config)
-  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-8192) })
   const exited = once(child, 'exit')

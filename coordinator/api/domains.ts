@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { AccountState } from '../config-versions.ts'
 import { coordinatorError } from '../errors.ts'
+import type { LumosError } from '../../proto/lumos-error.ts'
 import { newId } from '../ids.ts'
 import type { DomainRecord } from '../model.ts'
 import type { CoordinatorStore, StoreOp } from '../store/store.ts'
@@ -22,19 +23,44 @@ const importSchema = {
   }
 }
 
-async function hostnameOps (store: CoordinatorStore, accountId: string, domainId: string, names: string[], previous: string[]): Promise<StoreOp[]> {
-  for (const name of names) {
-    const owner = await store.getHostname(name)
-    if (owner !== undefined && owner.domainId !== domainId) {
-      throw coordinatorError('HOSTNAME_TAKEN', `${name} is already served by domain ${owner.domainId}; remove it there first`)
-    }
-  }
-  const released = previous.filter(name => !names.includes(name)).map(hostname => ({ type: 'hostnameRelease' as const, hostname }))
-  return [...released, ...names.map(hostname => ({ type: 'hostname' as const, hostname, accountId, domainId }))]
+interface HostnameClaim {
+  domainId: string
+  names: string[]
+  /** Names the domain served before this change. */
+  previous: string[]
 }
 
-function checkServers (state: AccountState, serverIds: string[]): void {
-  const active = new Set(state.servers.filter(s => s.status !== 'decommissioned').map(s => s.id))
+/**
+ * Hostname ops of domains claiming `names`, after checking that no other domain serves them:
+ * this account's domains through its in-memory index, other accounts' in one batched read.
+ */
+async function hostnameOps (store: CoordinatorStore, state: AccountState, claims: HostnameClaim[]): Promise<StoreOp[]> {
+  const taken = (name: string, owner: string): LumosError =>
+    coordinatorError('HOSTNAME_TAKEN', `${name} is already served by domain ${owner}; remove it there first`)
+  const elsewhere: Array<{ name: string, domainId: string }> = []
+  for (const { domainId, names } of claims) {
+    for (const name of names) {
+      const owner = state.hostnameOwner(name)
+      if (owner === undefined) elsewhere.push({ name, domainId })
+      else if (owner !== domainId) throw taken(name, owner)
+    }
+  }
+  const owners = await store.getHostnames(elsewhere.map(e => e.name))
+  elsewhere.forEach(({ name, domainId }, i) => {
+    const owner = owners[i]
+    if (owner !== undefined && owner.domainId !== domainId) throw taken(name, owner.domainId)
+  })
+  return claims.flatMap(({ domainId, names, previous }) => [
+    ...previous.filter(name => !names.includes(name)).map(hostname => ({ type: 'hostnameRelease' as const, hostname })),
+    ...names.map(hostname => ({ type: 'hostname' as const, hostname, accountId: state.accountId, domainId }))
+  ])
+}
+
+function activeServers (state: AccountState): Set<string> {
+  return new Set(state.servers.filter(s => s.status !== 'decommissioned').map(s => s.id))
+}
+
+function checkServers (active: Set<string>, serverIds: string[]): void {
   const unknown = serverIds.filter(id => !active.has(id))
   if (unknown.length > 0) {
     throw coordinatorError('UNKNOWN_SERVER', `server(s) ${unknown.join(', ')} are not active servers of this account; list them with GET /v1/accounts/:accountId/servers`)
@@ -46,10 +72,10 @@ export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     const account = await ctx.loadAccount(request, request.params.accountId)
     const input = normalizeDomainBody(request.body)
     const domain = await ctx.versions.commit(account.id, async (state) => {
-      checkServers(state, input.serverIds)
+      checkServers(activeServers(state), input.serverIds)
       const now = new Date(ctx.now()).toISOString()
       const record: DomainRecord = { id: newId('dom'), accountId: account.id, ...input, createdAt: now, updatedAt: now }
-      const names = await hostnameOps(ctx.store, account.id, record.id, [record.hostname, ...record.aliases], [])
+      const names = await hostnameOps(ctx.store, state, [{ domainId: record.id, names: [record.hostname, ...record.aliases], previous: [] }])
       return { ops: [{ type: 'domain', value: record }, ...names], result: record }
     })
     request.log.info({ account: account.id, domain: domain.hostname }, 'domain created')
@@ -60,11 +86,11 @@ export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     const account = await ctx.loadAccount(request, request.params.accountId)
     const input = normalizeDomainBody(request.body)
     const domain = await ctx.versions.commit(account.id, async (state) => {
-      const existing = state.domains.find(d => d.id === request.params.domainId)
+      const existing = state.domain(request.params.domainId)
       if (existing === undefined) throw notFound('domain', request.params.domainId)
-      checkServers(state, input.serverIds)
+      checkServers(activeServers(state), input.serverIds)
       const record: DomainRecord = { ...existing, ...input, updatedAt: new Date(ctx.now()).toISOString() }
-      const names = await hostnameOps(ctx.store, account.id, record.id, [record.hostname, ...record.aliases], [existing.hostname, ...existing.aliases])
+      const names = await hostnameOps(ctx.store, state, [{ domainId: record.id, names: [record.hostname, ...record.aliases], previous: [existing.hostname, ...existing.aliases] }])
       return { ops: [{ type: 'domain', value: record }, ...names], result: record }
     })
     request.log.info({ account: account.id, domain: domain.hostname }, 'domain updated')
@@ -82,14 +108,13 @@ export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Prom
     }
     const domains = await ctx.versions.commit(account.id, async (state) => {
       const now = new Date(ctx.now()).toISOString()
-      const ops: StoreOp[] = []
-      const records: DomainRecord[] = []
-      for (const input of inputs) {
-        checkServers(state, input.serverIds)
-        const record: DomainRecord = { id: newId('dom'), accountId: account.id, ...input, createdAt: now, updatedAt: now }
-        ops.push({ type: 'domain', value: record }, ...await hostnameOps(ctx.store, account.id, record.id, [record.hostname, ...record.aliases], []))
-        records.push(record)
-      }
+      const active = activeServers(state)
+      const records = inputs.map((input): DomainRecord => {
+        checkServers(active, input.serverIds)
+        return { id: newId('dom'), accountId: account.id, ...input, createdAt: now, updatedAt: now }
+      })
+      const names = await hostnameOps(ctx.store, state, records.map(r => ({ domainId: r.id, names: [r.hostname, ...r.aliases], previous: [] })))
+      const ops: StoreOp[] = [...records.map(value => ({ type: 'domain' as const, value })), ...names]
       return { ops, result: records }
     })
     request.log.info({ account: account.id, count: domains.length }, 'domains imported')

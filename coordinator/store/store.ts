@@ -81,6 +81,12 @@ export class CoordinatorStore {
   async getServerToken (hash: string): Promise<{ accountId: string, serverId: string } | undefined> { return await this.serverTokens.get(hash) }
   async getDomain (accountId: string, id: string): Promise<DomainRecord | undefined> { return await this.domains.get(`${accountId}!${id}`) }
   async getHostname (hostname: string): Promise<{ accountId: string, domainId: string } | undefined> { return await this.hostnames.get(hostname) }
+  /** Owners of many hostnames in one read (undefined where free), in the order asked. */
+  async getHostnames (hostnames: string[]): Promise<Array<{ accountId: string, domainId: string } | undefined>> {
+    if (hostnames.length === 0) return []
+    return await this.hostnames.sub.getMany(hostnames) as Array<{ accountId: string, domainId: string } | undefined>
+  }
+
   async getHead (accountId: string): Promise<VersionHead | undefined> { return await this.heads.get(accountId) }
   async getSigningKeyPem (): Promise<string | undefined> { return await this.meta.get('signing-key') }
   /** Rotation statements of the signing key, oldest first, as base64 SignedKeyRotation bytes. */

@@ -12,6 +12,10 @@
 -- multipart / raw body, cookies, User-Agent, Referer (its query) and X-Forwarded-For —
 -- normalizes each (waf/decode.lua) and runs the detectors below on it; the first that fires
 -- names the class in txn.waf_class (sqli, xss, cmdi, code, lfi, rfi, scanner).
+-- Cost: most values a legitimate request carries are answered by the detectors' gates —
+-- exact necessary conditions looked up in the value's few punctuation bytes (decode.marks)
+-- and cheap plain searches, never by running a detector — and recent verdicts are kept
+-- per thread (classify_cached below), so a browser's repeated cookies cost one lookup.
 -- Without `core` (plain lua5.3) the file returns `inspect` for offline experiments.
 
 local find, sub, lower, gsub, gmatch = string.find, string.sub, string.lower, string.gsub, string.gmatch
@@ -33,32 +37,96 @@ for line in io.lines(here .. 'waf/scanners.txt') do
   if w then SCANNER_WORDS[w] = true end
 end
 
-local function word_set (v)
-  local words = {}
-  for w in gmatch(v, '[%a_][%w_]*') do words[w] = true end
-  return words
+local words_of, marks_of, normalize = decode.words, decode.marks, decode.normalize
+local is_sqli, is_xss, is_code, is_cmdi, is_lfi, is_rfi = sqli.is_sqli, xss.is_xss, shell.is_code, shell.is_cmdi, files.is_lfi, files.is_rfi
+
+local classify_value
+
+-- One value: which class (if any) it belongs to. name is the lowercase parameter name;
+-- source is 'path' (the URL path: also each of its segments), 'arg', 'header' or 'ua'.
+local function classify (raw, name, paranoia, source)
+  local class = classify_value(raw, name, paranoia, source)
+  if class or source ~= 'path' or not find(raw, "[%%'\"<;(]") then return class end
+  for seg in gmatch(raw, '[^/]+') do
+    if is_sqli(normalize(seg), paranoia, nil, true) then return 'sqli' end
+  end
+  return nil
 end
 
--- One value: which class (if any) it belongs to. name is the lowercase parameter name.
-local function classify (raw, name, paranoia, source)
+function classify_value (raw, name, paranoia, source)
   if raw == '' then return nil end
   if #raw > MAX_VALUE_LEN then raw = sub(raw, 1, MAX_VALUE_LEN) end
-  local v = decode.normalize(raw)
-  local words = word_set(v)
-  if not find(v, '[^%w%s%.,%-_@]') then
+  local v = normalize(raw)
+  local marks = marks_of(v)
+  if not find(marks, '[^%s%.,%-_@]') then
     -- plain text: only SQL logic words, a bare recon command or a .ini name can matter
-    if sqli.is_sqli(v, paranoia, words) then return 'sqli' end
-    if source ~= 'ua' and shell.is_cmdi(v, paranoia) then return 'cmdi' end
-    if find(v, '.ini', 1, true) and files.is_lfi(v, paranoia, false, words) then return 'lfi' end
+    if is_sqli(v, paranoia, marks) then return 'sqli' end
+    if source ~= 'ua' and is_cmdi(v, paranoia, marks) then return 'cmdi' end
+    if find(v, '.ini', 1, true) and is_lfi(v, paranoia, false, words_of, marks) then return 'lfi' end
     return nil
   end
-  if sqli.is_sqli(v, paranoia, words) then return 'sqli' end
-  if xss.is_xss(v, paranoia, words) then return 'xss' end
-  if shell.is_code(v, paranoia, words) then return 'code' end
-  if source ~= 'ua' and shell.is_cmdi(v, paranoia) then return 'cmdi' end
-  if files.is_lfi(v, paranoia, source == 'path', words) then return 'lfi' end
-  if source ~= 'path' and source ~= 'ua' and (find(v, '://', 1, true) or find(v, '^%s*[\\/][\\/]')) and files.is_rfi(v, name, paranoia) then return 'rfi' end
+  if is_sqli(v, paranoia, marks) then return 'sqli' end
+  if is_xss(v, paranoia, marks) then return 'xss' end
+  if is_code(v, paranoia, words_of, marks) then return 'code' end
+  if source ~= 'ua' and is_cmdi(v, paranoia, marks) then return 'cmdi' end
+  if is_lfi(v, paranoia, source == 'path', words_of, marks) then return 'lfi' end
+  if source ~= 'path' and source ~= 'ua' and (find(v, '://', 1, true) or find(v, '^%s*[\\/][\\/]')) and is_rfi(v, name, paranoia) then return 'rfi' end
   return nil
+end
+
+-- Verdicts of recent values, per thread (this file is loaded once per thread, so no
+-- locking). classify is a pure function of (raw, name, paranoia, source): a kept verdict
+-- is the verdict, attacks included. Browsers send the same cookies, user agent and
+-- referer on every request; those cost one lookup after the first time. Bounded: values
+-- longer than CACHE_VALUE_MAX are not kept, and the whole cache is dropped once it holds
+-- CACHE_MAX verdicts (an attacker cycling values only gets the uncached cost).
+-- LUMOS_WAF_CACHE=0 in HAProxy's environment turns it off (bench/waf measures both).
+local CACHE_MAX, CACHE_VALUE_MAX = 8192, 512 -- budget units, bytes
+local CACHE_ON = not (os and os.getenv and os.getenv('LUMOS_WAF_CACHE') == '0')
+local cache, scanner_ua, cached = {}, {}, 0
+local parts, part_class, inspect_values, inspect -- request parts, below
+
+-- Room for one more kept answer of `bytes` (drops everything when full). The budget counts
+-- one unit per entry and per 512 bytes kept, so a thread keeps at most a few MB.
+local function make_room (bytes)
+  if cached >= CACHE_MAX then cache, scanner_ua, parts, cached = {}, {}, {}, 0 end
+  cached = cached + 1 + bytes // CACHE_VALUE_MAX
+end
+
+local function classify_cached (raw, name, paranoia, source)
+  if not CACHE_ON or #raw > CACHE_VALUE_MAX then return classify(raw, name, paranoia, source) end
+  local by_source = cache[paranoia]
+  if not by_source then by_source = {}; cache[paranoia] = by_source end
+  local by_name = by_source[source]
+  if not by_name then by_name = {}; by_source[source] = by_name end
+  local verdicts = by_name[name]
+  if not verdicts then verdicts = {}; by_name[name] = verdicts end
+  local verdict = verdicts[raw]
+  if verdict == nil then
+    verdict = classify(raw, name, paranoia, source) or false
+    local before = cached
+    make_room(#raw)
+    if cached <= before then -- the cache was just dropped: start again from its root
+      by_source = {}; cache[paranoia] = by_source
+      by_name = {}; by_source[source] = by_name
+      verdicts = {}; by_name[name] = verdicts
+    end
+    verdicts[raw] = verdict
+  end
+  return verdict or nil
+end
+
+-- Is the user agent a scanner's (a word of waf/scanners.txt)? Kept like the verdicts.
+local function is_scanner_ua (ua)
+  local known = scanner_ua[ua]
+  if known ~= nil then return known end
+  local found = false
+  for w in gmatch(lower(ua), '[%a_][%w_]*') do if SCANNER_WORDS[w] then found = true break end end
+  if CACHE_ON and #ua <= CACHE_VALUE_MAX then
+    make_room(#ua)
+    scanner_ua[ua] = found
+  end
+  return found
 end
 
 -- Splits a k=v&k=v string into (name, value) pairs, '+' meaning space.
@@ -130,28 +198,11 @@ local function add_body (out, body, ctype)
   else out[#out + 1] = { '', body } end
 end
 
--- req = { path, query, headers = { lowercase name → value }, body }; returns class or nil.
-local function inspect (req, paranoia)
+-- Every value of the query, body, cookies, Referer query and X-Forwarded-For as one list
+-- (at most MAX_VALUES), classified in that order: the reference behaviour, used as is when
+-- a request carries that many values.
+function inspect_values (req, paranoia)
   local headers = req.headers
-  local ua = headers['user-agent']
-  if ua then
-    for w in gmatch(lower(ua), '[%a_][%w_]*') do if SCANNER_WORDS[w] then return 'scanner' end end
-  end
-  for _, v in pairs(headers) do
-    if find(v, '() {', 1, true) or find(v, '${', 1, true) then
-      local c = classify(v, '', paranoia, 'header')
-      if c then return c end
-    end
-  end
-  local path = req.path or '/'
-  local c = classify(path, '', paranoia, 'path')
-  if c then return c end
-  if find(path, "[%%'\"<;(]") then
-    for seg in gmatch(path, '[^/]+') do
-      local v = decode.normalize(seg)
-      if sqli.is_sqli(v, paranoia) then return 'sqli' end
-    end
-  end
   local values = {}
   if req.query and req.query ~= '' then add_pairs(values, req.query, '&') end
   add_body(values, req.body, headers['content-type'])
@@ -161,12 +212,96 @@ local function inspect (req, paranoia)
   if headers['x-forwarded-for'] then values[#values + 1] = { 'x-forwarded-for', headers['x-forwarded-for'] } end
   for i = 1, #values do
     local kv = values[i]
-    c = classify(kv[2], kv[1], paranoia, 'arg')
+    local c = classify_cached(kv[2], kv[1], paranoia, 'arg')
+    if c then return c end
+  end
+  -- browsers' user agents carry ( ; , but never quotes, < or comments
+  local ua = headers['user-agent']
+  if ua and (find(ua, "['\"<`$%%]") or find(ua, '--', 1, true)) then
+    return classify_cached(ua, 'user-agent', paranoia, 'ua')
+  end
+  return nil
+end
+
+-- One part of a request (kind: 'query', 'cookie', 'referer' or the body's lowercase
+-- content type) parsed alone: the class of its first attack value (or nil) and its number
+-- of values; nil count when it holds `room` values or more (the caller then falls back to
+-- inspect_values). Parts up to PART_MAX bytes are kept like single values: a browser sends
+-- the same Cookie header on every request.
+local PART_MAX = 4096
+parts = {}
+function part_class (kind, text, paranoia, room)
+  local keep = CACHE_ON and #text <= PART_MAX
+  local by_kind = parts[paranoia]
+  if keep and by_kind then
+    local known = by_kind[kind] and by_kind[kind][text]
+    if known then
+      if known[2] >= room then return nil, nil end
+      return known[1] or nil, known[2]
+    end
+  end
+  local values = {}
+  if kind == 'query' or kind == 'referer' then add_pairs(values, text, '&')
+  elseif kind == 'cookie' then add_pairs(values, text, ';')
+  else add_body(values, text, kind) end
+  local count = #values
+  if count >= room then return nil, nil end
+  local class = false
+  for i = 1, count do
+    local kv = values[i]
+    local c = classify_cached(kv[2], kv[1], paranoia, 'arg')
+    if c then class = c break end
+  end
+  if keep then
+    make_room(#text)
+    by_kind = parts[paranoia]
+    if not by_kind then by_kind = {}; parts[paranoia] = by_kind end
+    local texts = by_kind[kind]
+    if not texts then texts = {}; by_kind[kind] = texts end
+    texts[text] = { class, count }
+  end
+  return class or nil, count
+end
+
+-- req = { path, query, headers = { lowercase name → value }, body }; returns class or nil.
+function inspect (req, paranoia)
+  local headers = req.headers
+  local ua = headers['user-agent']
+  if ua and is_scanner_ua(ua) then return 'scanner' end
+  for _, v in pairs(headers) do
+    if find(v, '() {', 1, true) or find(v, '${', 1, true) then
+      local c = classify_cached(v, '', paranoia, 'header')
+      if c then return c end
+    end
+  end
+  local c = classify_cached(req.path or '/', '', paranoia, 'path')
+  if c then return c end
+  local ref = headers.referer
+  local ref_query = ref and find(ref, '?', 1, true) and sub(ref, find(ref, '?', 1, true) + 1) or nil
+  local ctype = headers['content-type']
+  -- The parts in order; each is answered (and kept) as a whole while the values so far stay
+  -- under MAX_VALUES, where a part parses the same alone as after the others.
+  local used = 0
+  for i = 1, 4 do
+    local text, kind
+    if i == 1 then text, kind = req.query, 'query'
+    elseif i == 2 then text, kind = req.body, ctype and lower(ctype) or ''
+    elseif i == 3 then text, kind = headers.cookie, 'cookie'
+    else text, kind = ref_query, 'referer' end
+    if text and text ~= '' then
+      local class, count = part_class(kind, text, paranoia, MAX_VALUES - used)
+      if count == nil then return inspect_values(req, paranoia) end -- near the limit: as one list
+      if class then return class end
+      used = used + count
+    end
+  end
+  if headers['x-forwarded-for'] then
+    c = classify_cached(headers['x-forwarded-for'], 'x-forwarded-for', paranoia, 'arg')
     if c then return c end
   end
   -- browsers' user agents carry ( ; , but never quotes, < or comments
   if ua and (find(ua, "['\"<`$%%]") or find(ua, '--', 1, true)) then
-    c = classify(ua, 'user-agent', paranoia, 'ua')
+    c = classify_cached(ua, 'user-agent', paranoia, 'ua')
     if c then return c end
   end
   return nil
@@ -177,7 +312,17 @@ if core then
     local paranoia = tonumber(txn:get_var('txn.waf')) or 1
     if paranoia < 1 or paranoia > 4 then paranoia = 1 end
     local hdrs = {}
-    for name, list in pairs(txn.http:req_get_headers()) do hdrs[lower(name)] = list[0] end
+    for name, list in pairs(txn.http:req_get_headers()) do
+      name = lower(name)
+      local value = list[0]
+      if list[1] then
+        -- a repeated header (two Cookie lines…): every occurrence is inspected, not the first only
+        local all = {}
+        for i = 0, #list do all[#all + 1] = list[i] end
+        value = table.concat(all, name == 'cookie' and '; ' or ', ')
+      end
+      hdrs[name] = value
+    end
     -- one fetch (each txn.f call is costly): origin-form path?query, or absolute-form
     local url = txn.f:url() or '/'
     url = url:gsub('^%a[%w+.-]*://[^/]*', '')

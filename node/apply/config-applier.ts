@@ -1,11 +1,15 @@
 // The apply path of a shield node, one version at a time, as visible stages:
 // render (pure) → certificates (self-signed until ACME) → skip when nothing changed →
-// runtime API when only map/ACL entries changed (no reload) → otherwise write the changed
+// runtime API when only map/ACL entries and server addresses/weights changed (no reload;
+// node/apply/runtime-plan.ts, node/apply/server-plan.ts) → otherwise write the changed
 // generated files at their stable paths and the config to a staging file → `haproxy -c`
 // → atomic rename → seamless reload → confirm the new worker. On failure the previous
 // files and config (last-known-good) are put back, HAProxy keeps serving, and onFailed
 // gets the error with HAProxy's message. Every reload is recorded (id, reason, duration,
-// result). Bursts of versions coalesce: only the newest pending version is applied.
+// result). Bursts of versions coalesce: only the newest pending version is applied. A
+// version that failed for any reason but an invalid config (a reload not confirmed in time
+// on a starved machine, a port briefly taken) is retried a few times with backoff while no
+// newer version arrives: otherwise the node would wait for the next change to converge.
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -17,6 +21,7 @@ import { renderHaproxyConfig, type RenderedConfig, type RenderInput } from '../r
 import { SelfSignedCerts } from '../tls/self-signed-certs.ts'
 import { pruneStale, readFileSet, restoreFiles, writeChanged } from './generated-files.ts'
 import { changedFiles, planRuntimeUpdate, type FileSet } from './runtime-plan.ts'
+import { planServerUpdate } from './server-plan.ts'
 
 export interface ApplyResult {
   version: number
@@ -56,7 +61,12 @@ export interface ConfigApplierInit {
   onApplied: (result: ApplyResult) => Promise<void>
   /** Called when a version could not be applied; the previous config keeps serving. */
   onFailed: (version: number, err: Error) => void
+  /** Delays before the retries of a failed version; DEFAULT_RETRY_DELAYS_MS by default, [] for none. */
+  retryDelaysMs?: readonly number[]
 }
+
+/** Retries of a failed version: about 2 s, 5 s, 15 s after each failure (±20 % jitter). */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [2000, 5000, 15_000]
 
 /** Reload records kept in memory (the log has them all). */
 const RELOAD_HISTORY = 50
@@ -69,6 +79,9 @@ export class ConfigApplier {
   private reloadCount = 0
   private readonly history: ReloadRecord[] = []
   private failure: { version: number, err: Error } | undefined
+  /** The newest version ever scheduled: a retry is for it only. */
+  private newest = -1
+  private retry: { version: number, attempt: number, timer: NodeJS.Timeout } | undefined
 
   constructor (init: ConfigApplierInit) {
     this.init = init
@@ -85,6 +98,7 @@ export class ConfigApplier {
 
   /** Queues a version; resolves when it (or a newer one queued meanwhile) was attempted. */
   async schedule (config: ConfigVersion): Promise<void> {
+    this.newest = Math.max(this.newest, config.version)
     if (this.pending === undefined || this.pending.version < config.version) this.pending = config
     this.running ??= this.drain().finally(() => { this.running = undefined })
     await this.running
@@ -97,12 +111,42 @@ export class ConfigApplier {
       try {
         const result = await this.applyNow(config)
         this.failure = undefined
+        this.cancelRetry()
         await this.init.onApplied(result)
       } catch (err) {
         this.failure = { version: config.version, err: err as Error }
         this.init.onFailed(config.version, err as Error)
+        this.retryLater(config, err as Error)
       }
     }
+  }
+
+  /** Schedules the failed version again after a backoff, unless the failure is final or a newer version came. */
+  private retryLater (config: ConfigVersion, err: Error): void {
+    const attempt = this.retry?.version === config.version ? this.retry.attempt + 1 : 0
+    this.cancelRetry()
+    const delay = (this.init.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS)[attempt]
+    if (delay === undefined || (isLumosError(err) && err.code === 'HAPROXY_INVALID_CONFIG')) return
+    const timer = setTimeout(() => {
+      if (this.newest !== config.version) return
+      this.init.logger.info({ version: config.version, attempt: attempt + 1 }, 'retrying a version that failed to apply')
+      void this.schedule(config)
+    }, Math.round(delay * (0.8 + Math.random() * 0.4)))
+    // A pending retry never keeps the process alive.
+    timer.unref()
+    this.retry = { version: config.version, attempt, timer }
+  }
+
+  private cancelRetry (): void {
+    if (this.retry !== undefined) clearTimeout(this.retry.timer)
+    // The attempt count is kept while the same version keeps failing; a success resets it.
+    if (this.failure === undefined) this.retry = undefined
+  }
+
+  /** Cancels a pending retry (the daemon is stopping). */
+  stop (): void {
+    if (this.retry !== undefined) clearTimeout(this.retry.timer)
+    this.retry = undefined
   }
 
   private async applyNow (config: ConfigVersion): Promise<ApplyResult> {
@@ -122,19 +166,22 @@ export class ConfigApplier {
     }
     const current = await readFileSet(runDir, Object.keys(rendered.files))
     let reason: string
+    const servers = live === undefined ? undefined : planServerUpdate(live.cfg, rendered.haproxyCfg)
     if (running === undefined) reason = 'HAProxy not running: start'
-    else if (live?.cfg !== rendered.haproxyCfg) reason = 'haproxy.cfg changed'
+    else if (servers === undefined) reason = 'haproxy.cfg changed beyond server addresses and weights'
     else if (madeCerts.length > 0) reason = `certificates made: ${summarize(madeCerts)}`
     else {
-      const commands = planRuntimeUpdate(runDir, current, rendered.files)
-      if (commands !== undefined) {
+      const entries = planRuntimeUpdate(runDir, current, rendered.files)
+      if (entries !== undefined) {
+        const commands = [...servers, ...entries]
         try {
           await haproxy.runtime(commands)
           await writeChanged(runDir, current, rendered.files)
+          // Written after HAProxy took the change, so a restart or the next diff starts from what runs.
           await writeFileAtomic(this.configFile, withHashMarker(rendered.haproxyCfg, rendered.hash))
           await pruneStale(runDir, rendered.files)
           const durationMs = performance.now() - started
-          log.info({ domains: rendered.domainCount, commands: commands.length, files: changedFiles(current, rendered.files), durationMs: round(durationMs) }, 'config applied through the runtime API')
+          log.info({ domains: rendered.domainCount, commands: commands.length, servers: servers.length, files: changedFiles(current, rendered.files), durationMs: round(durationMs) }, 'config applied through the runtime API')
           return result(false, true)
         } catch (err) {
           log.warn({ err }, 'runtime API update failed; reloading instead')

@@ -1,13 +1,15 @@
 // HaproxyControl: the one adapter that runs the real `haproxy` binary. It validates a
 // config (`haproxy -c`), starts HAProxy in master-worker mode (daemon, master CLI socket),
-// reloads it seamlessly through the master CLI (listeners are handed over through the
-// admin socket's expose-fd) and confirms that a new worker replaced the old one. Runtime
-// API changes (maps, ACLs) go to the admin socket through node/haproxy/runtime-api.ts.
+// reloads it seamlessly through the master CLI (the master re-executes itself with
+// `-x sockpair@<fd>`: the new worker takes the listening sockets over from the old one) and
+// confirms that a new worker replaced the old one. How old workers drain is config, not
+// code: docs/decisions/008-reload-drain.md. Runtime API changes (maps, ACLs) go to the
+// admin socket through node/haproxy/runtime-api.ts.
 import { execFile, spawn } from 'node:child_process'
 import { open, readFile, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import { LumosError } from '../../proto/lumos-error.ts'
+import { isLumosError, LumosError } from '../../proto/lumos-error.ts'
 import { cliCommand } from './cli-socket.ts'
 import { runRuntimeCommands } from './runtime-api.ts'
 
@@ -31,11 +33,17 @@ export interface MasterStatus {
   reloads: number
   failedReloads: number
   workerPids: number[]
+  /**
+   * Workers of earlier configs still draining their connections after a reload. They
+   * exit when their last connection closes, at `hard-stop-after`, or once they have
+   * outlived `mworker-max-reloads` reloads (see haproxy-templates/haproxy.cfg.tpl).
+   */
+  oldWorkerPids: number[]
 }
 
 export function parseShowProc (output: string): MasterStatus {
   let section = ''
-  const status: MasterStatus = { masterPid: 0, reloads: 0, failedReloads: 0, workerPids: [] }
+  const status: MasterStatus = { masterPid: 0, reloads: 0, failedReloads: 0, workerPids: [], oldWorkerPids: [] }
   for (const line of output.split('\n')) {
     if (line.startsWith('# ')) { section = line.slice(2).trim(); continue }
     const fields = line.trim().split(/\s+/)
@@ -46,6 +54,8 @@ export function parseShowProc (output: string): MasterStatus {
       status.failedReloads = failed === null ? 0 : Number(failed[1])
     } else if (fields[1] === 'worker' && section === 'workers') {
       status.workerPids.push(Number(fields[0]))
+    } else if (fields[1] === 'worker' && section === 'old workers') {
+      status.oldWorkerPids.push(Number(fields[0]))
     }
   }
   return status
@@ -87,14 +97,22 @@ export class HaproxyControl {
     }
   }
 
-  /** Status from the master CLI, or undefined when no master answers. */
+  /**
+   * Status from the master CLI, or undefined when no master runs (no socket, or nobody
+   * listening on it). A master that is slow to answer (a loaded machine, a reload of a
+   * large config) is still running: it is asked again with a longer wait, then
+   * HAPROXY_UNRESPONSIVE — never "not running", which would start a second master.
+   */
   async status (): Promise<MasterStatus | undefined> {
-    try {
-      const status = parseShowProc(await cliCommand(this.paths.masterSocket, 'show proc'))
-      return status.masterPid > 0 ? status : undefined
-    } catch {
-      return undefined
+    for (const timeoutMs of [3000, 15_000]) {
+      try {
+        const status = parseShowProc(await cliCommand(this.paths.masterSocket, 'show proc', timeoutMs))
+        return status.masterPid > 0 ? status : undefined
+      } catch (err) {
+        if (isNotListening(err)) return undefined
+      }
     }
+    throw new LumosError('HAPROXY_UNRESPONSIVE', `the HAProxy master socket ${this.paths.masterSocket} accepts connections but did not answer "show proc"`)
   }
 
   /**
@@ -133,10 +151,10 @@ export class HaproxyControl {
     return await this.waitForWorker(new Set(before.workerPids), before.failedReloads, offset)
   }
 
-  private async waitForWorker (oldWorkers: Set<number>, failedBefore: number, logOffset: number, timeoutMs = 10_000): Promise<MasterStatus> {
+  private async waitForWorker (oldWorkers: Set<number>, failedBefore: number, logOffset: number, timeoutMs = 30_000): Promise<MasterStatus> {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
-      const status = await this.status()
+      const status = await this.status().catch((err: unknown) => { if (isLumosError(err) && err.code === 'HAPROXY_UNRESPONSIVE') return undefined; throw err })
       if (status !== undefined) {
         if (status.failedReloads > failedBefore) {
           throw new LumosError('HAPROXY_RELOAD_FAILED', `HAProxy master reported a failed reload; the previous workers keep serving: ${await this.alertsSince(logOffset) || 'no alert in the HAProxy log'}`)
@@ -158,4 +176,10 @@ export class HaproxyControl {
       await new Promise(resolve => setTimeout(resolve, 25))
     }
   }
+}
+
+/** The socket file is missing or nobody listens on it: no master is running. */
+function isNotListening (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'ECONNREFUSED'
 }

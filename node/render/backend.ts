@@ -10,7 +10,7 @@ import { botRules } from './bot-protection.ts'
 import { errorPageRules } from './error-pages.ts'
 import { backendName } from './layout.ts'
 import { rateLimitRules } from './rate-limit.ts'
-import type { DomainRules, RuleContext, RuleModule } from './rules.ts'
+import { NO_RULES, type DomainRules, type RuleContext, type RuleModule } from './rules.ts'
 import { wafRules } from './waf.ts'
 
 export { backendName } from './layout.ts'
@@ -30,12 +30,11 @@ export function clientTimeoutMs (domain: Domain): number {
 }
 
 /** Redirect plain HTTP to HTTPS, except ACME HTTP-01 challenges which must stay on port 80. */
-const redirectRules: RuleModule = (domain) => ({
-  backendLines: domain.tls.enabled && domain.tls.redirectHttp
-    ? ['http-request redirect scheme https code 301 if !{ ssl_fc } !{ path_beg /.well-known/acme-challenge/ }']
-    : [],
-  files: {}
+const REDIRECT_RULES: DomainRules = Object.freeze({
+  backendLines: Object.freeze(['http-request redirect scheme https code 301 if !{ ssl_fc } !{ path_beg /.well-known/acme-challenge/ }']) as string[],
+  files: Object.freeze({})
 })
+const redirectRules: RuleModule = (domain) => domain.tls.enabled && domain.tls.redirectHttp ? REDIRECT_RULES : NO_RULES
 
 /** Rule modules in evaluation order. */
 const RULE_MODULES: readonly RuleModule[] = [blacklistRules, redirectRules, rateLimitRules, wafRules, botRules]
@@ -48,24 +47,30 @@ function serverLine (domain: Domain, index: number): string {
   return `server origin${index + 1} ${address}:${origin.port} weight ${origin.weight} check inter 2s fall 3 rise 2${tls}`
 }
 
-export function renderBackend (domain: Domain, ctx: RuleContext): DomainRules {
+/** Indentation of the lines inside a section, with the newline that precedes each. */
+const LINE = '\n    '
+
+/**
+ * The domain's backend section ("\nbackend <name>" then "\n    <line>" per line); the files
+ * its rules need go to `files` (a later file of the same path wins). Built by appending
+ * to one string (a rope V8 copies once, when the config is joined): at 10 000 domains,
+ * arrays of lines joined per backend were a large share of render time.
+ */
+export function renderBackend (domain: Domain, ctx: RuleContext, files: Map<string, string>): string {
   const errors = errorPageRules(domain, ctx.runDir)
-  const rules = RULE_MODULES.map(module => module(domain, ctx))
-  const files: Record<string, string> = { ...errors.files }
-  for (const rule of rules) Object.assign(files, rule.files)
-  const body = [
-    `# ${domain.hostname}`,
-    'balance roundrobin',
-    `timeout connect ${haproxyDuration(timeoutOr(domain.timeouts.connectMs, DEFAULT_TIMEOUTS.connectMs))}`,
-    `timeout server ${haproxyDuration(timeoutOr(domain.timeouts.serverMs, DEFAULT_TIMEOUTS.serverMs))}`,
-    'option httpchk',
-    `http-check send meth GET uri / ver HTTP/1.1 hdr Host ${domain.hostname}`,
+  for (const path in errors.files) files.set(path, errors.files[path]!)
+  let text = `\nbackend ${backendName(domain)}${LINE}# ${domain.hostname}${LINE}balance roundrobin` +
+    `${LINE}timeout connect ${haproxyDuration(timeoutOr(domain.timeouts.connectMs, DEFAULT_TIMEOUTS.connectMs))}` +
+    `${LINE}timeout server ${haproxyDuration(timeoutOr(domain.timeouts.serverMs, DEFAULT_TIMEOUTS.serverMs))}` +
+    `${LINE}option httpchk${LINE}http-check send meth GET uri / ver HTTP/1.1 hdr Host ${domain.hostname}` +
     // A status range, not `rstatus ^[2-4]`: a regex is compiled once per backend at every start/reload.
-    'http-check expect status 200-499',
-    ...errors.backendLines,
-    ...rules.flatMap(rule => rule.backendLines),
-    ...domain.origins.map((_, index) => serverLine(domain, index))
-  ]
-  const lines = ['', `backend ${backendName(domain)}`, ...body.map(line => `    ${line}`)]
-  return { backendLines: lines, files }
+    `${LINE}http-check expect status 200-499`
+  for (const line of errors.backendLines) { text += LINE; text += line }
+  for (const module of RULE_MODULES) {
+    const rule = module(domain, ctx)
+    for (const line of rule.backendLines) { text += LINE; text += line }
+    for (const path in rule.files) files.set(path, rule.files[path]!)
+  }
+  for (let index = 0; index < domain.origins.length; index++) { text += LINE; text += serverLine(domain, index) }
+  return text
 }

@@ -38,6 +38,7 @@
 import { LumosError } from '../../proto/lumos-error.ts'
 import { DEFAULT_BOT } from '../../proto/domain-settings.ts'
 import type { Domain } from '../../proto/codec.ts'
+import { hostIndex, hostMapText, type HostIndex } from './host-map.ts'
 import { BOT_BLOCK_MAP, BOT_CHALLENGE_MAP, inRunDir } from './layout.ts'
 import type { DomainRules, FrontendRules, RuleContext, RuleModule } from './rules.ts'
 
@@ -149,18 +150,13 @@ function challengeLines (ctx: RuleContext): string[] {
 }
 
 /** maps/bot-block.map: hostname and aliases of the domains blocking bad bots → 1, sorted. */
-export function botBlockMapContent (domains: readonly Domain[]): string {
-  return hostMap(domains.filter(domain => domain.bot.blockBadBots), () => '1')
+export function botBlockMapContent (domains: readonly Domain[], hosts: HostIndex = hostIndex(domains)): string {
+  return hostMapText(hosts, domain => domain.bot.blockBadBots ? 1 : undefined)
 }
 
 /** maps/bot-challenge.map: hostname and aliases of the domains with the JS challenge → cookie TTL (s), sorted. */
-export function botChallengeMapContent (domains: readonly Domain[]): string {
-  return hostMap(domains.filter(domain => domain.bot.jsChallenge), challengeTtl)
-}
-
-function hostMap (domains: readonly Domain[], value: (domain: Domain) => number | string): string {
-  const lines = domains.flatMap(domain => [...new Set([domain.hostname, ...domain.aliases])].map(host => `${host} ${value(domain)}`)).sort()
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
+export function botChallengeMapContent (domains: readonly Domain[], hosts: HostIndex = hostIndex(domains)): string {
+  return hostMapText(hosts, domain => domain.bot.jsChallenge ? challengeTtl(domain) : undefined)
 }
 
 /**
@@ -171,7 +167,8 @@ function hostMap (domains: readonly Domain[], value: (domain: Domain) => number 
  */
 export function botFrontendRules (domains: readonly Domain[], ctx: RuleContext): FrontendRules {
   const frontendLines: string[] = []
-  const files: Record<string, string> = { [BOT_BLOCK_MAP]: botBlockMapContent(domains), [BOT_CHALLENGE_MAP]: botChallengeMapContent(domains) }
+  const hosts = ctx.hosts ?? hostIndex(domains)
+  const files: Record<string, string> = { [BOT_BLOCK_MAP]: botBlockMapContent(domains, hosts), [BOT_CHALLENGE_MAP]: botChallengeMapContent(domains, hosts) }
   if (ctx.node.badBots) frontendLines.push(...badBotLines(ctx))
   if (ctx.node.challenge) {
     if (ctx.config.challengeKey.length < MIN_KEY_BYTES) {
@@ -191,8 +188,16 @@ export function botFrontendRules (domains: readonly Domain[], ctx: RuleContext):
  * redirect, rate limit and WAF verdicts, as before the checks moved to the frontend.
  */
 export const botRules: RuleModule = (_domain, ctx): DomainRules => {
-  const backendLines: string[] = []
-  if (ctx.node.badBots) backendLines.push('http-request deny deny_status 403 if { var(txn.bot_bad) -m bool }')
-  if (ctx.node.challenge) backendLines.push(`http-request return status 403 content-type "text/html; charset=utf-8" hdr cache-control no-store hdr x-lumos-challenge js lf-file ${challengePageFile(ctx.templatesDir)} if { var(txn.bot_challenge) -m bool }`)
-  return { backendLines, files: {} }
+  // The same for every domain of a render: rebuilt only when what it depends on changes.
+  const { badBots, challenge } = ctx.node
+  if (lastBotRules === undefined || lastBotRules.badBots !== badBots || lastBotRules.challenge !== challenge || lastBotRules.templatesDir !== ctx.templatesDir) {
+    const backendLines: string[] = []
+    if (badBots) backendLines.push('http-request deny deny_status 403 if { var(txn.bot_bad) -m bool }')
+    if (challenge) backendLines.push(`http-request return status 403 content-type "text/html; charset=utf-8" hdr cache-control no-store hdr x-lumos-challenge js lf-file ${challengePageFile(ctx.templatesDir)} if { var(txn.bot_challenge) -m bool }`)
+    const rules = Object.freeze({ backendLines: Object.freeze(backendLines) as string[], files: Object.freeze({}) })
+    lastBotRules = { badBots, challenge, templatesDir: ctx.templatesDir, rules }
+  }
+  return lastBotRules.rules
 }
+
+let lastBotRules: { badBots: boolean, challenge: boolean, templatesDir: string, rules: DomainRules } | undefined

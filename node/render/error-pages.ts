@@ -14,19 +14,34 @@ export const MAX_ERROR_PAGE_BYTES = 15_000
 const HTTP_ERROR_STATUSES = new Set([403, 404, 429, 500, 502, 503, 504])
 export const HTML_CONTENT_TYPE = '"text/html; charset=utf-8"'
 
+/** UTF-8 takes 1 to 3 bytes per UTF-16 unit: most pages are decided by their length alone. */
+function fitsBytes (html: string): boolean {
+  if (html.length * 3 <= MAX_ERROR_PAGE_BYTES) return true
+  if (html.length > MAX_ERROR_PAGE_BYTES) return false
+  return Buffer.byteLength(html, 'utf8') <= MAX_ERROR_PAGE_BYTES
+}
+
 function fits (page: ErrorPage): boolean {
-  return HTTP_ERROR_STATUSES.has(page.status) && Buffer.byteLength(page.html, 'utf8') <= MAX_ERROR_PAGE_BYTES
+  return HTTP_ERROR_STATUSES.has(page.status) && fitsBytes(page.html)
 }
 
 /** The domain's pages HAProxy can serve, sorted by status, last one per status wins. */
 export function servableErrorPages (domain: Domain): ErrorPage[] {
+  if (domain.errorPages.length === 0) return []
   return [...new Map(domain.errorPages.filter(fits).map(page => [page.status, page])).values()].sort((a, b) => a.status - b.status)
 }
 
+/** Whether the domain has a servable page for `status` (the rate limit asks for its 429). */
+export function hasServableErrorPage (domain: Domain, status: number): boolean {
+  return domain.errorPages.some(page => page.status === status && fits(page))
+}
+
 export function errorPageRules (domain: Domain, runDir: string): DomainRules {
+  if (domain.errorPages.length === 0) return { backendLines: [], files: {} }
   const backendLines: string[] = []
   const files: Record<string, string> = {}
-  for (const page of domain.errorPages.filter(page => !fits(page))) {
+  for (const page of domain.errorPages) {
+    if (fits(page)) continue
     backendLines.push(`# error page ${page.status} left out: ${Buffer.byteLength(page.html, 'utf8')} bytes, HAProxy serves at most ${MAX_ERROR_PAGE_BYTES}`)
   }
   for (const page of servableErrorPages(domain)) {

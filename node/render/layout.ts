@@ -33,4 +33,21 @@ export function runtimeKind (relativePath: string): RuntimeKind {
 /** The HAProxy backend of a domain; the host map's values. */
 export function backendName (domain: { id: string }): string { return `site_${domain.id}` }
 
-export function inRunDir (runDir: string, relativePath: string): string { return join(runDir, relativePath) }
+/** An empty, "." or ".." segment (or a leading "/"): join() would rewrite the path, not just append it. */
+const IRREGULAR_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/
+let lastRunDir: string | undefined
+let lastPrefix = ''
+
+/**
+ * join(runDir, relativePath), called tens of thousands of times per render with one runDir:
+ * the normalized run dir is computed once and plain relative paths are appended to it.
+ */
+export function inRunDir (runDir: string, relativePath: string): string {
+  if (IRREGULAR_SEGMENT.test(relativePath)) return join(runDir, relativePath)
+  if (runDir !== lastRunDir) {
+    // join(runDir, "x") minus the "x": the normalized run dir with its trailing separator ('' for "." and "").
+    lastPrefix = join(runDir, 'x').slice(0, -1)
+    lastRunDir = runDir
+  }
+  return lastPrefix + relativePath
+}

@@ -3,7 +3,7 @@
 // Over the limit the client gets 429 with Retry-After = the window — the domain's own
 // 429 page when it has one, a short text otherwise.
 import type { Domain } from '../../proto/codec.ts'
-import { HTML_CONTENT_TYPE, servableErrorPages } from './error-pages.ts'
+import { HTML_CONTENT_TYPE, hasServableErrorPage } from './error-pages.ts'
 import { errorPageFile, inRunDir } from './layout.ts'
 import { NO_RULES, type DomainRules, type RuleModule } from './rules.ts'
 
@@ -14,7 +14,7 @@ export const rateLimitRules: RuleModule = (domain: Domain, ctx): DomainRules => 
   const { rateLimitRequests: limit, rateLimitWindowS } = domain.waf
   if (limit <= 0) return NO_RULES
   const window = Math.max(1, rateLimitWindowS)
-  const page = servableErrorPages(domain).some(p => p.status === 429)
+  const page = hasServableErrorPage(domain, 429)
   const body = page
     ? `content-type ${HTML_CONTENT_TYPE} file ${inRunDir(ctx.runDir, errorPageFile(domain.id, 429))}`
     : `content-type text/plain string "too many requests, retry in ${window} s"`

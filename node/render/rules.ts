@@ -6,6 +6,7 @@
 // node in, frontend lines and a map of the domains concerned out), and their per-domain
 // module only enforces the verdict in the backend.
 import type { ConfigVersion, Domain } from '../../proto/codec.ts'
+import type { HostIndex } from './host-map.ts'
 
 /** Which frontend checks the node runs: decided once from all its domains. */
 export interface NodeFeatures {
@@ -24,6 +25,8 @@ export interface RuleContext {
   /** Absolute path of the node's HAProxy run dir (generated files live here). */
   runDir: string
   node: NodeFeatures
+  /** The node's hosts sorted once per render, shared by the host maps; built on demand when absent. */
+  hosts?: HostIndex
 }
 
 export interface DomainRules {

@@ -6,8 +6,9 @@
 // HAProxy for a verdict. Calling Lua costs more than most requests need, so a native
 // pre-filter (PCRE2-JIT regexes) first marks the request for inspection when anything an
 // attack needs is present: a body, a URL / cookie byte outside a plain set, a word the
-// detectors key on, `..`, a second `=` in a value, a scanner word, a query in the Referer,
-// X-Forwarded-For, `${` or `() {` in any header. Plain requests skip Lua entirely.
+// detectors key on, `..`, a second `=` in a value, a value starting with `//`, a scanner
+// word, a query in the Referer, X-Forwarded-For, `${` or `() {` in any header. Plain
+// requests skip Lua entirely.
 //
 // Layout — detection once per node, verdict per domain:
 //  - frontend (rendered once, only when some domain of the node has waf.owasp): a map
@@ -30,6 +31,7 @@
 // that looks suspicious now costs one Lua inspection it did not cost before — bounded by
 // the pre-filter, and the price of not compiling the WAF once per domain.
 import type { Domain } from '../../proto/codec.ts'
+import { hostIndex, hostMapText, type HostIndex } from './host-map.ts'
 import { WAF_MAP, inRunDir } from './layout.ts'
 import { NO_RULES, type DomainRules, type FrontendRules, type RuleContext, type RuleModule } from './rules.ts'
 
@@ -50,6 +52,8 @@ export const WAF_BODY_BYTES = '64k'
 const URL_UNSAFE = '[^A-Za-z0-9/._~+,=&?-]'
 // Escapes are written \\xNN: HAProxy's config parser turns \\ into \ and PCRE2 reads \xNN.
 const COOKIE_UNSAFE = String.raw`[^A-Za-z0-9/._~+,=;\\x20-]`
+/** A value starting with // (a remote include without scheme, //10.0.0.7/share/x.php), spaces (+) allowed before. */
+const REMOTE_SHARE = String.raw`=[+\\x20]*//`
 /** Quote, double quote, <, >, backtick, $, %, {, }, backslash, or an SQL comment in the User-Agent. */
 const UA_UNSAFE = String.raw`[\\x27\\x22<>\\x60$%{}\\x5c]|--`
 /** `${` (Log4Shell and friends) or `() {` (Shellshock) anywhere in the headers. */
@@ -70,12 +74,8 @@ export function wafParanoia (value: number): number {
 }
 
 /** maps/waf.map: hostname and aliases of every domain with waf.owasp → its paranoia, sorted. */
-export function wafMapContent (domains: readonly Domain[]): string {
-  const lines = domains
-    .filter(domain => domain.waf.owasp)
-    .flatMap(domain => [...new Set([domain.hostname, ...domain.aliases])].map(host => `${host} ${wafParanoia(domain.waf.paranoia)}`))
-    .sort()
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
+export function wafMapContent (domains: readonly Domain[], hosts: HostIndex = hostIndex(domains)): string {
+  return hostMapText(hosts, domain => domain.waf.owasp ? wafParanoia(domain.waf.paranoia) : undefined)
 }
 
 /**
@@ -92,8 +92,8 @@ export function wafFrontendLines (mapFile: string, templatesDir: string): string
     `acl ${on} var(${WAF_VAR}) -m found`,
     `http-request wait-for-body time ${WAF_BODY_WAIT} at-least ${WAF_BODY_BYTES} if ${on} ${bodyLength} || ${on} ${bodyChunked}`,
     `${scan} ${on} ${bodyLength} || ${on} ${bodyChunked} || ${on} { req.hdr_cnt(x-forwarded-for) gt 0 } || ${on} { req.fhdr(referer) -m sub ? }`,
-    `${scan} ${on} { url -m reg ${URL_UNSAFE} } || ${on} { url -m sub .. } || ${on} { query -m reg =[^&]*= } || ${on} { url -i -m reg ${PLAIN_WORDS_RE} }`,
-    `${scan} ${on} { req.fhdr(cookie) -m reg ${COOKIE_UNSAFE} } || ${on} { req.fhdr(cookie) -i -m reg ${PLAIN_WORDS_RE} }`,
+    `${scan} ${on} { url -m reg ${URL_UNSAFE} } || ${on} { url -m sub .. } || ${on} { query -m reg =[^&]*= } || ${on} { url -i -m reg ${PLAIN_WORDS_RE} } || ${on} { query -m reg ${REMOTE_SHARE} }`,
+    `${scan} ${on} { req.fhdr(cookie) -m reg ${COOKIE_UNSAFE} } || ${on} { req.fhdr(cookie) -i -m reg ${PLAIN_WORDS_RE} } || ${on} { req.fhdr(cookie) -m reg ${REMOTE_SHARE} }`,
     `${scan} ${on} { req.fhdr(user-agent),lower -m sub -f ${templatesDir}/lua/waf/scanners.txt } || ${on} { req.fhdr(user-agent) -m reg ${UA_UNSAFE} }`,
     `${scan} ${on} { req.hdrs -m reg ${HEADER_INJECTION} }`,
     `http-request lua.${WAF_LUA_ACTION} if ${on} { var(${WAF_SCAN_VAR}) -m bool }`
@@ -103,9 +103,11 @@ export function wafFrontendLines (mapFile: string, templatesDir: string): string
 /** The verdict, in a backend: 403 (with the domain's page) when the frontend's inspection named a class. */
 export const WAF_DENY_LINE = `http-request deny deny_status 403 if { var(${WAF_CLASS_VAR}) -m found }`
 
+const WAF_RULES: DomainRules = Object.freeze({ backendLines: Object.freeze([WAF_DENY_LINE]) as string[], files: Object.freeze({}) })
+
 /** Once per node: the frontend lines (only when a domain has WAF on) and maps/waf.map (always, maybe empty). */
 export function wafFrontendRules (domains: readonly Domain[], ctx: RuleContext): FrontendRules {
-  const map = wafMapContent(domains)
+  const map = wafMapContent(domains, ctx.hosts)
   return {
     frontendLines: map === '' ? [] : wafFrontendLines(inRunDir(ctx.runDir, WAF_MAP), ctx.templatesDir),
     files: { [WAF_MAP]: map }
@@ -114,6 +116,5 @@ export function wafFrontendRules (domains: readonly Domain[], ctx: RuleContext):
 
 /** Per backend: the verdict line on every backend of a node that runs the WAF, whatever the domain's own setting. */
 export const wafRules: RuleModule = (_domain, ctx): DomainRules => {
-  if (!ctx.node.waf) return NO_RULES
-  return { backendLines: [WAF_DENY_LINE], files: {} }
+  return ctx.node.waf ? WAF_RULES : NO_RULES
 }

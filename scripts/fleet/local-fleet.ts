@@ -12,6 +12,7 @@ import { createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HaproxyControl } from '../../node/haproxy/haproxy-control.ts'
+import { NODE_V8_FLAGS } from '../../node/runtime-flags.ts'
 import { FakeCloudflare } from './fake-cloudflare.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -87,8 +88,19 @@ export interface FleetOptions {
   publicIps?: string[]
   /** Start the fake Cloudflare API and hand its URL and token to the coordinator. */
   cloudflare?: boolean
+  /** How many node processes start at once; all of them by default. */
+  startConcurrency?: number
+  /** How long an API call may take before it is aborted; 10 s by default. */
+  apiTimeoutMs?: number
   /** Extra coordinator environment, e.g. LUMOS_FAILOVER_HOLD_DOWN_S. */
   coordinatorEnv?: Record<string, string>
+  /** 'source' (default) runs the .ts files; 'bundle' runs dist/ from `npm run build`, as shipped. */
+  launch?: 'source' | 'bundle'
+}
+
+export interface ApiCallOptions {
+  /** Overrides the fleet's apiTimeoutMs for this call, e.g. for a bulk import. */
+  timeoutMs?: number
 }
 
 /** The API token the fleet's fake Cloudflare accepts. */
@@ -161,7 +173,13 @@ export class LocalFleet {
         haproxy: new HaproxyControl({ binary: 'haproxy', configFile: join(runDir, 'haproxy.cfg'), masterSocket: join(runDir, 'master.sock'), pidFile: join(runDir, 'haproxy.pid') })
       })
     }
-    await Promise.all(this.nodes.map(async node => { await this.startNode(node.index) }))
+    // Started `startConcurrency` at a time: a herd of node processes loading and enrolling at
+    // once on a small machine can starve the coordinator past the nodes' enrollment timeout.
+    const queue = [...this.nodes]
+    const starter = async (): Promise<void> => {
+      for (let node = queue.shift(); node !== undefined; node = queue.shift()) await this.startNode(node.index)
+    }
+    await Promise.all(Array.from({ length: Math.max(1, this.options.startConcurrency ?? nodeCount) }, starter))
   }
 
   node (index: number): ShieldProcess {
@@ -171,18 +189,18 @@ export class LocalFleet {
   }
 
   /** Calls the coordinator API with the admin key; throws on non-2xx with the API's code. */
-  async api<T> (method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.apiRaw(method, path, body)
+  async api<T> (method: string, path: string, body?: unknown, options: ApiCallOptions = {}): Promise<T> {
+    const response = await this.apiRaw(method, path, body, options)
     if (response.status >= 300) throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(response.body)}`)
     return response.body as T
   }
 
-  async apiRaw (method: string, path: string, body?: unknown): Promise<{ status: number, body: Record<string, unknown> }> {
+  async apiRaw (method: string, path: string, body?: unknown, options: ApiCallOptions = {}): Promise<{ status: number, body: Record<string, unknown> }> {
     const response = await fetch(`${this.coordinatorUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${this.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000)
+      signal: AbortSignal.timeout(options.timeoutMs ?? this.options.apiTimeoutMs ?? 10_000)
     })
     return { status: response.status, body: await response.json() as Record<string, unknown> }
   }
@@ -209,16 +227,16 @@ export class LocalFleet {
     return join(this.baseDir, 'logs', `${name}.log`)
   }
 
-  private spawnLogged (name: string, script: string, env: Record<string, string>): ChildProcess {
+  private spawnLogged (name: string, script: string, env: Record<string, string>, execArgv: readonly string[] = []): ChildProcess {
     const log = createWriteStream(this.logPath(name), { flags: 'a' })
-    const child = spawn(process.execPath, [join(ROOT, script)], { env: { ...process.env, LUMOS_LOG_LEVEL: this.logLevel, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...execArgv, join(ROOT, script)], { env: { ...process.env, LUMOS_LOG_LEVEL: this.logLevel, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout?.pipe(log)
     child.stderr?.pipe(log)
     return child
   }
 
   async startCoordinator (): Promise<void> {
-    this.coordinator = this.spawnLogged('coordinator', 'coordinator/bin.ts', {
+    this.coordinator = this.spawnLogged('coordinator', this.options.launch === 'bundle' ? 'dist/lumos-coordinator.js' : 'coordinator/bin.ts', {
       LUMOS_ADMIN_KEY: this.adminKey,
       LUMOS_DATA_DIR: join(this.baseDir, 'coordinator'),
       LUMOS_HTTP_PORT: String(this.coordinatorPorts.http),
@@ -236,7 +254,7 @@ export class LocalFleet {
 
   async startNode (index: number): Promise<void> {
     const node = this.node(index)
-    node.process = this.spawnLogged(node.name, 'node/bin.ts', {
+    const child = this.spawnLogged(node.name, this.options.launch === 'bundle' ? 'dist/lumos-node.js' : 'node/bin.ts', {
       LUMOS_TOKEN: node.token,
       LUMOS_COORDINATOR: this.coordinatorUrl,
       LUMOS_DATA_DIR: node.dataDir,
@@ -244,8 +262,11 @@ export class LocalFleet {
       LUMOS_HTTPS_BIND: `127.0.0.1:${node.httpsPort}`,
       LUMOS_P2P_HOST: '127.0.0.1',
       LUMOS_P2P_PORT: String(node.p2pPort)
-    })
-    await waitFor(`${node.name} HAProxy`, async () => await node.haproxy.status(), this.startTimeoutMs)
+    }, NODE_V8_FLAGS)
+    node.process = child
+    // A node that exits while starting (e.g. enrollment refused or timed out) fails the start at once.
+    const started = await waitFor(`${node.name} HAProxy`, async () => child.exitCode !== null ? 'exited' : await node.haproxy.status(), this.startTimeoutMs)
+    if (started === 'exited') throw new Error(`${node.name} exited with ${child.exitCode} while starting; see ${this.logPath(node.name)}`)
   }
 
   /** Stops a node's daemon; with `haproxy: true` its HAProxy too (like systemctl stop). */
@@ -271,7 +292,8 @@ export class LocalFleet {
   async stop (): Promise<void> {
     await Promise.all(this.nodes.map(async node => { await this.stopNode(node.index, { haproxy: true }) }))
     await this.stopCoordinator()
-    await Promise.all(this.origins.map(async server => { await new Promise(resolve => server.close(resolve)); server.closeAllConnections() }))
+    // close() waits for open keep-alive connections: cut them at once.
+    await Promise.all(this.origins.map(async server => { const closed = new Promise(resolve => server.close(resolve)); server.closeAllConnections(); await closed }))
     await this.cloudflare?.stop()
   }
 }

@@ -79,3 +79,21 @@ t.test('an unknown payload encoding or a corrupt compressed payload is MALFORMED
     t.throws(() => openEnvelope(bytes, key.publicKey), { code: 'MALFORMED_MESSAGE' }, payloadEncoding)
   }
 })
+
+t.test('the header of a payload names the same account and version as its full decode, raw or compressed', async t => {
+  const { readConfigHeader, authenticateEnvelope } = await import('../../proto/envelope.ts')
+  const { largeConfig } = await import('../../bench/envelope-size.ts')
+  const cases = [config, { ...largeConfig(20, 3000), version: 2 ** 40 + 3 }]
+  for (const value of cases) {
+    const envelope = signConfigVersion(value, key)
+    t.same(authenticateEnvelope(envelope, key.publicKey).hash, payloadHash(envelope.payload), `authentic (${envelope.payloadEncoding || 'raw'})`)
+    t.same(readConfigHeader(envelope), { accountId: value.accountId, version: value.version }, `header (${envelope.payloadEncoding || 'raw'})`)
+  }
+})
+
+t.test('a header that cannot be read is MALFORMED_MESSAGE', async t => {
+  const { readConfigHeader } = await import('../../proto/envelope.ts')
+  for (const payloadEncoding of ['zz', 'br', '']) {
+    t.throws(() => readConfigHeader({ payload: Uint8Array.from([0x0a, 0x7f, 1, 2]), signature: new Uint8Array(64), keyId: key.keyId, payloadEncoding }), { code: 'MALFORMED_MESSAGE' }, payloadEncoding || 'raw')
+  }
+})

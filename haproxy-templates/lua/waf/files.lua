@@ -37,8 +37,13 @@ local function any (list, s)
   return nil
 end
 
-local function is_lfi (s, paranoia, is_path, words)
-  s = gsub(s, '\\', '/')
+-- words_of(s): the identifiers of s as a set (waf/decode.lua words).
+-- marks: optional, the value without letters, digits and spaces (waf/decode.lua marks).
+local function is_lfi (s, paranoia, is_path, words_of, marks)
+  -- traversal, wrappers and every listed file need one of these bytes
+  if not find(marks or s, '[/\\.:]') then return false end
+  local value = s
+  if find(s, '\\', 1, true) then s = gsub(s, '\\', '/') end
   if find(s, '..', 1, true) then
     local t = gsub(s, '%.%.;/', '../'); t = gsub(t, '%.%.%.+/+', '../'); t = gsub(t, '%.%./+', '../')
     local _, count = gsub(t, '%.%./', '')
@@ -58,7 +63,7 @@ local function is_lfi (s, paranoia, is_path, words)
     end
   end
   local sensitive = false
-  for w in pairs(words) do if FILE_WORDS[w] then sensitive = true break end end
+  for w in pairs(words_of(value)) do if FILE_WORDS[w] then sensitive = true break end end
   if sensitive and any(STRONG_FILES, s) then
     -- prose may mention /etc/passwd; a value that is a path, or shell around it, is an attack
     local v = gsub(s, '^[%s"\']+', '')

@@ -30,11 +30,18 @@ local WEAK = set { 'id', 'ls', 'cat', 'dir', 'ping', 'sleep', 'echo', 'set', 'ty
 local RECON = set { 'whoami', 'uname', 'ifconfig', 'ipconfig', 'netstat', 'systeminfo', 'tasklist', 'printenv' }
 
 -- Undo quoting / variable / glob evasions inside words.
+-- (each rewrite runs only when the byte it needs is there)
 local function unevade (s)
-  s = gsub(s, '%${ifs}', ' '); s = gsub(s, '%$ifs%$?%d?', ' ')
-  s = gsub(s, '%$[@*]', ''); s = gsub(s, '%${?[%w_]*}?%s*%$', '$')
-  s = gsub(s, '{([%w_%./%-]+),([^}]*)}', function (a, b) return a .. ' ' .. gsub(b, ',', ' ') end)
-  s = gsub(s, '(%w)["\'\\^]+', '%1'); s = gsub(s, '["\'\\^]+(%w)', '%1')
+  if find(s, '$', 1, true) then
+    s = gsub(s, '%${ifs}', ' '); s = gsub(s, '%$ifs%$?%d?', ' ')
+    s = gsub(s, '%$[@*]', ''); s = gsub(s, '%${?[%w_]*}?%s*%$', '$')
+  end
+  if find(s, '{', 1, true) then
+    s = gsub(s, '{([%w_%./%-]+),([^}]*)}', function (a, b) return a .. ' ' .. gsub(b, ',', ' ') end)
+  end
+  if find(s, '["\'\\^]') then
+    s = gsub(s, '(%w)["\'\\^]+', '%1'); s = gsub(s, '["\'\\^]+(%w)', '%1')
+  end
   return s
 end
 
@@ -57,10 +64,17 @@ local function command_at (s, i, tight, short, paranoia)
   return false
 end
 
-local function is_cmdi (raw, paranoia)
+-- marks: optional, the value without letters, digits and spaces (waf/decode.lua marks).
+local function is_cmdi (raw, paranoia, marks)
+  marks = marks or gsub(raw, '[%w ]+', '')
+  if marks == '' or not find(marks, '[^%.,_@/:-]') then
+    -- no quoting, no metacharacter: only a bare recon command (cmd=whoami, uname -a)
+    local _, fe, first = find(raw, '^%s*([%w_%.]+)')
+    return first ~= nil and RECON[first] ~= nil and #raw < 48 and args_look_shell(sub(raw, fe + 1)) ~= false
+  end
   if find(raw, '^%s*%(%s*%)%s*{') then return true end -- Shellshock
   local s = raw
-  if find(s, '[\'"\\^$]') then s = unevade(s) end
+  if find(marks, '[\'"\\^$]') then s = unevade(s) end
   -- the whole value is a command (cmd=whoami, ping=127.0.0.1;id handled below)
   local _, fe, first = find(s, '^%s*([%w_%.]+)')
   if first and RECON[first] and #s < 48 and args_look_shell(sub(s, fe + 1)) then return true end
@@ -107,7 +121,11 @@ local CODE_WORDS = set { 'php', 'phpinfo', '_get', '_post', '_request', '_server
   'proc_open', 'popen', 'pcntl_exec', 'exec', 'eval', 'assert', 'file_put_contents', 'fwrite', 'include',
   'require', 'preg_replace', 'subprocess', 'freemarker', 'velocity', 'getenv', 'addheader', 'module', 'set' }
 
-local function is_code (s, paranoia, words)
+-- words_of(s): the identifiers of s as a set (waf/decode.lua words).
+local function is_code (s, paranoia, words_of, marks)
+  marks = marks or gsub(s, '[%w ]+', '')
+  -- every check below needs one of these bytes, but the paranoia 2+ marker 'velocity'
+  if paranoia < 2 and not find(marks, '[(._#<:${]') then return false end
   if find(s, '${', 1, true) then
     -- ${${lower:j}ndi:…}, ${${::-j}${::-n}di:…}, ${${env:X:-j}ndi:…} collapse to jndi:
     local flat = gsub(s, '%${::%-', ''); flat = gsub(flat, '%${lower:', ''); flat = gsub(flat, '%${upper:', '')
@@ -117,9 +135,11 @@ local function is_code (s, paranoia, words)
     if find(s, '%${[^}]*runtime') or find(s, '%${[^}]*%.exec') then return true end
   end
   if find(s, '%{(#', 1, true) or find(s, '%{#', 1, true) then return true end
+  -- every marker but 'velocity' (paranoia 2+) holds one of these bytes
+  if paranoia < 2 and not find(marks, '[(._#<:]') then return false end
   if not find(s, '<?', 1, true) then
     local hit = false
-    for w in pairs(words) do if CODE_WORDS[w] then hit = true break end end
+    for w in pairs(words_of(s)) do if CODE_WORDS[w] then hit = true break end end
     if not hit then return false end
   end
   for _, m in ipairs(CODE_MARKERS) do

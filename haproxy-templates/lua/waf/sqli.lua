@@ -6,7 +6,7 @@
 -- functions, server variables. Words like "select" or "union" in prose never fire on their
 -- own: they need the surrounding SQL structure. Comments are tokens, so /**/ evasion and
 -- MySQL /*!50000 … */ versioned comments collapse to the same stream.
-local find, sub = string.find, string.sub
+local find, sub, byte, gmatch, gsub = string.find, string.sub, string.byte, string.gmatch, string.gsub
 
 local function set (list) local s = {} for _, w in ipairs(list) do s[w] = true end return s end
 
@@ -45,72 +45,95 @@ local function string_end (s, i, q)
   end
 end
 
+-- Byte classes of the lexer (dispatch on string.byte: no one-character strings, no
+-- pattern call per character).
+local SPACE, DIGIT, WORD_START, NAME_START, OP_BYTE, PUNCT_BYTE = {}, {}, {}, {}, {}, {}
+for c = 0, 255 do
+  local ch = string.char(c)
+  SPACE[c] = find(ch, '[%s\v\f\xa0]') ~= nil
+  DIGIT[c] = find(ch, '%d') ~= nil
+  WORD_START[c] = find(ch, '[%a_$\128-\255]') ~= nil
+  NAME_START[c] = find(ch, '[%a_]') ~= nil
+  OP_BYTE[c] = find(ch, '[=<>!+%-*/%%^|&~:]') ~= nil
+  PUNCT_BYTE[c] = find(ch, '[(),;.]') ~= nil
+end
+local TWO_CHAR_OPS = set { '<>', '!=', '<=', '>=', ':=', '==' }
+
 -- Lexes s (lowercase). ctx = nil | "'" | '"': start inside such a literal.
--- Returns parallel arrays of types and values, comments ('c') included.
+-- Returns parallel arrays of types and values without comments, the side table
+-- cm[k] = a comment follows token k (cm[0]: leads), and the token count.
 local function tokenize (s, ctx)
-  local ty, va, n = {}, {}, 0
+  local T, V, cm, m, n = {}, {}, {}, 0, 0
   local len, i = #s, 1
-  local function push (t, v) n = n + 1; ty[n] = t; va[n] = v end
   if ctx then
     local e = string_end(s, 1, ctx)
-    push('s', sub(s, 1, (e or len + 1) - 1))
+    n, m = 1, 1
+    T[1], V[1] = 's', sub(s, 1, (e or len + 1) - 1)
     i = e or len + 1
   end
   while i <= len and n < 256 do
-    i = skip_space(s, i)
-    if i > len then break end
-    local c, c2 = sub(s, i, i), sub(s, i, i + 1)
+    local c = byte(s, i)
+    if SPACE[c] then
+      i = skip_space(s, i)
+      if i > len then break end
+      c = byte(s, i)
+    end
+    local c2 = byte(s, i + 1)
     local a, e
-    if c2 == '--' or c == '#' then
-      push('c', c)
+    if c == 35 or c == 45 and c2 == 45 then -- # or --
+      n = n + 1; cm[m] = true
       e = find(s, '\n', i, true); i = e and e + 1 or len + 1
-    elseif c2 == '/*' then
-      if sub(s, i + 2, i + 2) == '!' then -- MySQL executable comment: its body is code
+    elseif c == 47 and c2 == 42 then -- /*
+      if byte(s, i + 2) == 33 then -- MySQL executable comment /*!: its body is code
         _, e = find(s, '^/%*!%d*', i); i = e + 1
       else
-        push('c', '/*')
+        n = n + 1; cm[m] = true
         e = find(s, '*/', i + 2, true); i = e and e + 2 or len + 1
       end
-    elseif c2 == '*/' then i = i + 2
-    elseif c == "'" or c == '"' then
-      e = string_end(s, i + 1, c)
-      push('s', sub(s, i + 1, (e or len + 2) - 2)); i = e or len + 1
-    elseif c == '`' then
-      e = find(s, '`', i + 1, true); push('b', ''); i = e and e + 1 or len + 1
-    elseif find(c, '%d') or (c == '.' and find(s, '^%.%d', i)) then
+    elseif c == 42 and c2 == 47 then i = i + 2
+    elseif c == 39 or c == 34 then
+      e = string_end(s, i + 1, c == 39 and "'" or '"')
+      n = n + 1; m = m + 1; T[m] = 's'; V[m] = sub(s, i + 1, (e or len + 2) - 2); i = e or len + 1
+    elseif c == 96 then
+      e = find(s, '`', i + 1, true); n = n + 1; m = m + 1; T[m] = 'b'; V[m] = ''; i = e and e + 1 or len + 1
+    elseif DIGIT[c] or c == 46 and DIGIT[c2] then
       a, e = find(s, '^0[xb]%x+', i)
       if not a then a, e = find(s, '^%d*%.?%d*', i) end
-      if find(s, '^e[-+]?%d', e + 1) then _, e = find(s, '^e[-+]?%d+', e + 1) end
-      push('n', sub(s, a, e)); i = e + 1
-    elseif c == '@' then
-      a, e = find(s, '^@@?[%w_%.$]*', i); push('v', sub(s, a, e)); i = e + 1
-    elseif find(c, '[%a_$\128-\255]') then
+      if byte(s, e + 1) == 101 and find(s, '^e[-+]?%d', e + 1) then _, e = find(s, '^e[-+]?%d+', e + 1) end
+      n = n + 1; m = m + 1; T[m] = 'n'; V[m] = sub(s, a, e); i = e + 1
+    elseif c == 64 then
+      a, e = find(s, '^@@?[%w_%.$]*', i); n = n + 1; m = m + 1; T[m] = 'v'; V[m] = sub(s, a, e); i = e + 1
+    elseif WORD_START[c] then
       a, e = find(s, '^[%w_$\128-\255]+', i)
-      while find(s, '^%.[%a_]', e + 1) do _, e = find(s, '^%.[%w_$]+', e + 1) end
+      while byte(s, e + 1) == 46 and NAME_START[byte(s, e + 2)] do _, e = find(s, '^%.[%w_$]+', e + 1) end
       local w = sub(s, a, e); i = e + 1
-      if LOGIC[w] then push('&', w)
-      elseif OPWORDS[w] then push('o', w)
-      elseif w == 'union' then push('U', w)
-      elseif KEYWORDS[w] then push('k', w)
+      local t
+      if LOGIC[w] then t = '&'
+      elseif OPWORDS[w] then t = 'o'
+      elseif w == 'union' then t = 'U'
+      elseif KEYWORDS[w] then t = 'k'
       else
-        local j = skip_space(s, i)
-        while sub(s, j, j + 1) == '/*' do local ce = find(s, '*/', j + 2, true); j = skip_space(s, ce and ce + 2 or len + 1) end
-        push(sub(s, j, j) == '(' and 'f' or 'b', w)
+        local j = i
+        if SPACE[byte(s, j)] then j = skip_space(s, j) end
+        while byte(s, j) == 47 and byte(s, j + 1) == 42 do
+          local ce = find(s, '*/', j + 2, true)
+          j = ce and ce + 2 or len + 1
+          if SPACE[byte(s, j)] then j = skip_space(s, j) end
+        end
+        t = byte(s, j) == 40 and 'f' or 'b'
       end
+      n = n + 1; m = m + 1; T[m] = t; V[m] = w
     else
-      local three, two = sub(s, i, i + 2), c2
-      if three == '<=>' then push('o', three); i = i + 3
-      elseif two == '||' or two == '&&' then push('&', two); i = i + 2
-      elseif two == '<>' or two == '!=' or two == '<=' or two == '>=' or two == ':=' or two == '==' then push('o', two); i = i + 2
-      elseif find(c, '[=<>!+%-*/%%^|&~:]') then push('o', c); i = i + 1
-      elseif find(c, '[(),;.]') then push(c, c); i = i + 1
-      else push('?', c); i = i + 1 end
+      local t, v, step = 'o', nil, 1
+      if c == 60 and c2 == 61 and byte(s, i + 2) == 62 then v, step = '<=>', 3
+      elseif c == 124 and c2 == 124 or c == 38 and c2 == 38 then t, v, step = '&', sub(s, i, i + 1), 2
+      elseif c2 and TWO_CHAR_OPS[sub(s, i, i + 1)] then v, step = sub(s, i, i + 1), 2
+      else
+        v = sub(s, i, i)
+        if not OP_BYTE[c] then t = PUNCT_BYTE[c] and v or '?' end
+      end
+      n = n + 1; m = m + 1; T[m] = t; V[m] = v; i = i + step
     end
-  end
-  -- Drop comments into a side table: cm[k] = a comment follows token k (cm[0]: leads).
-  local T, V, cm, m = {}, {}, {}, 0
-  for k = 1, n do
-    if ty[k] == 'c' then cm[m] = true else m = m + 1; T[m] = ty[k]; V[m] = va[k] end
   end
   return T, V, cm, m
 end
@@ -240,29 +263,87 @@ local function check_stream (s, ctx, paranoia)
   return anywhere(T, V, cm, m, paranoia)
 end
 
--- Cheap gate: values without SQL punctuation or an SQL-ish word cannot match.
-local GATE_WORDS = { 'union', 'select', 'waitfor', 'order', 'group', 'having', 'or', 'and', 'xor', 'sleep', 'benchmark' }
+-- Cheap gate, exact for the checks above: no stream can fire without one of these.
+-- Anywhere: ; # ( -- /* @@ || && or one of WORDS as a token. After a closed literal
+-- (only when a quote is present): a comparison or arithmetic operator, or one of QWORDS.
+-- Everything else ('o'brien', {"id":1}, a date, an e-mail) is answered without lexing.
+-- Substrings every word of WORDS / QWORDS / GATE_WORDS holds one of (a cheap first look).
+local WORD_LIST = { 'or', 'and', 'in', 'from', 'union', 'select', 'group', 'div', 'procedure', 'limit', 'mysql', 'sys' }
+local QWORD_LIST = { 'is', 'in', 'like', 'regexp', 'between', 'sounds', 'glob' }
+local WORDS = set { 'and', 'or', 'xor', 'div', 'union', 'select', 'from', 'order', 'group', 'having', 'waitfor',
+  'procedure', 'into', 'limit', 'information_schema', 'sysobjects', 'syscolumns', 'mysql', 'sys' }
+local QWORDS = set { 'like', 'rlike', 'regexp', 'is', 'in', 'between', 'sounds', 'glob' }
 
--- Word gate that lets everything through (for re-checks of a rewritten value).
-local ANY_WORD = setmetatable({}, { __index = function () return true end })
+-- Words that make a value without SQL punctuation worth lexing (1 or 1, union select …).
+local GATE_WORD_LIST = { 'or', 'and', 'union', 'select', 'group', 'having', 'sleep', 'benchmark' }
+local GATE_WORDS = set { 'union', 'select', 'waitfor', 'order', 'group', 'having', 'or', 'and', 'xor', 'sleep', 'benchmark' }
 
--- words: set of the value's identifiers (see waf.lua), or nil to skip the word gate.
-local function is_sqli (s, paranoia, words)
-  if not (find(s, "['\"#;(=@<>|&]") or find(s, '--', 1, true) or find(s, '/*', 1, true)) then
-    if not words then return false end
-    local hit = false
-    for i = 1, #GATE_WORDS do if words[GATE_WORDS[i]] then hit = true break end end
-    if not hit then return false end
-  end
-  if check_stream(s, nil, paranoia) then return true end
-  if find(s, "'", 1, true) and check_stream(s, "'", paranoia) then return true end
-  if find(s, '"', 1, true) and check_stream(s, '"', paranoia) then return true end
-  -- keyword splitting with inline comments: un/**/ion sel/**/ect
-  if find(s, '/*', 1, true) then
-    local joined = string.gsub(s, '/%*.-%*/', '')
-    if joined ~= s then return is_sqli(joined, paranoia, ANY_WORD) end
+-- A run of word bytes holds a word token w only as its suffix: the whole run, or after a
+-- number the lexer split off (1e1or, 0xfor, 1.e5or, /*!50000union). Runs that can start
+-- with a number (a digit, or e<digit> after "1.") are checked suffix by suffix.
+local function run_has_word (run, quoted)
+  if WORDS[run] or quoted and QWORDS[run] then return true end
+  local c = byte(run, 1)
+  if not (c and (c >= 48 and c <= 57 or c == 101 and find(run, '^e%d'))) then return false end
+  if not find(run, '[g-z]') then return false end -- every word has a letter beyond hex
+  for i = 2, #run do
+    local w = sub(run, i)
+    if WORDS[w] or quoted and QWORDS[w] then return true end
   end
   return false
 end
 
-return { is_sqli = is_sqli, tokenize = tokenize }
+-- marks: the value without letters, digits and spaces (waf/decode.lua marks).
+local function run_has_gate_word (run)
+  local c = byte(run, 1)
+  if not (c and (c >= 48 and c <= 57 or c == 101 and find(run, '^e%d'))) or not find(run, '[g-z]') then return false end
+  for i = 2, #run do if GATE_WORDS[sub(run, i)] then return true end end
+  return false
+end
+
+-- Does s contain one of the words at all (plain search: a token needs the substring)?
+local function has_substring (s, list)
+  for i = 1, #list do if find(s, list[i], 1, true) then return true end end
+  return false
+end
+
+local function may_be_sqli (s, marks)
+  if find(marks, '[;#(]') then return true end
+  if find(marks, '[-/@|&]') and (find(s, '--', 1, true) or find(s, '/*', 1, true) or find(s, '@@', 1, true)
+    or find(s, '||', 1, true) or find(s, '&&', 1, true)) then return true end
+  local quoted = find(marks, '[\'"]') ~= nil
+  if quoted and find(marks, '[=<>+|^*%-]') then return true end
+  if not (has_substring(s, WORD_LIST) or quoted and has_substring(s, QWORD_LIST)) then return false end
+  for run in gmatch(s, '[%w_$\128-\255]+') do
+    if run_has_word(run, quoted) then return true end
+  end
+  return false
+end
+
+-- s: lowercase value; marks: optional, see may_be_sqli; punct_only: only values with SQL
+-- punctuation are candidates (path segments, where words alone are slugs).
+local function is_sqli (s, paranoia, marks, punct_only)
+  marks = marks or gsub(s, '[%w ]+', '')
+  if not (find(marks, "['\"#;(=@<>|&]") or find(s, '--', 1, true) or find(s, '/*', 1, true)) then
+    -- no SQL punctuation: prose unless one of GATE_WORDS is a token
+    if punct_only then return false end
+    if not has_substring(s, GATE_WORD_LIST) then return false end
+    local hit = false
+    for run in gmatch(s, '[%w_$\128-\255]+') do
+      if GATE_WORDS[run] or run_has_gate_word(run) then hit = true break end
+    end
+    if not hit then return false end
+  end
+  if not may_be_sqli(s, marks) then return false end
+  if check_stream(s, nil, paranoia) then return true end
+  if find(marks, "'", 1, true) and check_stream(s, "'", paranoia) then return true end
+  if find(marks, '"', 1, true) and check_stream(s, '"', paranoia) then return true end
+  -- keyword splitting with inline comments: un/**/ion sel/**/ect
+  if find(s, '/*', 1, true) then
+    local joined = gsub(s, '/%*.-%*/', '')
+    if joined ~= s then return is_sqli(joined, paranoia) end
+  end
+  return false
+end
+
+return { is_sqli = is_sqli, may_be_sqli = may_be_sqli, tokenize = tokenize, word_lists = { WORDS, WORD_LIST, QWORDS, QWORD_LIST, GATE_WORDS, GATE_WORD_LIST } }

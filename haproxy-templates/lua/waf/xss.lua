@@ -108,15 +108,16 @@ local function has_js_breakout (s)
   return false
 end
 
--- Identifiers of JS_SINKS; a value without any skips the break-out scan.
-local SINK_WORDS = set { 'alert', 'prompt', 'confirm', 'eval', 'settimeout', 'setinterval', 'fetch', 'atob', 'write',
-  'fromcharcode', 'open', 'replace', 'location' }
-
-local function is_xss (s, paranoia, words)
-  local lt = find(s, '<', 1, true)
-  if lt and has_tag(s, paranoia) then return true end
-  local compact = gsub(s, '%c', '')
-  if (find(compact, 'script:', 1, true) or find(compact, 'data:', 1, true) or find(compact, 'jar:', 1, true) or find(compact, 'mocha:', 1, true)) and has_danger_url(compact, paranoia >= 3) then return true end
+-- Every check needs one of its trigger bytes: < (tags), : (dangerous URLs), = (handlers),
+-- ( or ` (calls), {{ (template gadgets), . (constructor.constructor, document.cookie).
+-- marks: optional, the value without letters, digits and spaces (waf/decode.lua marks).
+local function is_xss (s, paranoia, marks)
+  if not find(marks or s, '[<:=(`{.]') then return false end
+  if find(s, '<', 1, true) and has_tag(s, paranoia) then return true end
+  if find(s, ':', 1, true) then
+    local compact = find(s, '%c') and gsub(s, '%c', '') or s
+    if (find(compact, 'script:', 1, true) or find(compact, 'data:', 1, true) or find(compact, 'jar:', 1, true) or find(compact, 'mocha:', 1, true)) and has_danger_url(compact, paranoia >= 3) then return true end
+  end
   if find(s, 'on', 1, true) and find(s, '=', 1, true) then
     -- attribute break-out: " onmouseover=…, or a bare handler as the whole value
     if (find(s, '["\'`]') or find(s, '^%s*on%a+%s*=')) and has_handler(' ' .. s, 1) then
@@ -124,14 +125,13 @@ local function is_xss (s, paranoia, words)
     end
     if paranoia >= 2 and has_handler(' ' .. s, 1) then return true end
   end
-  if find(s, '(', 1, true) or find(s, '`', 1, true) then
-    local hit = false
-    for w in pairs(words) do if SINK_WORDS[w] then hit = true break end end
-    if hit and has_js_breakout(s) then return true end
-  end
-  if find(s, 'constructor.constructor', 1, true) or find(s, '{{', 1, true) and find(s, '$eval', 1, true) then return true end
-  if find(s, 'document.cookie', 1, true) or find(s, 'document.domain', 1, true) then
-    if find(s, '[%(=+][%s]*document%.[cd]o') then return true end
+  if (find(s, '(', 1, true) or find(s, '`', 1, true)) and has_js_breakout(s) then return true end
+  if find(s, '{{', 1, true) and find(s, '$eval', 1, true) then return true end
+  if find(s, '.', 1, true) then
+    if find(s, 'constructor.constructor', 1, true) then return true end
+    if find(s, 'document.cookie', 1, true) or find(s, 'document.domain', 1, true) then
+      if find(s, '[%(=+][%s]*document%.[cd]o') then return true end
+    end
   end
   return false
 end

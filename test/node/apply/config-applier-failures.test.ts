@@ -2,13 +2,14 @@
 // refuses, and one that passes the check but cannot be loaded (its port is taken). Each
 // test proves the failure happened (onFailed with the code and HAProxy's message, a
 // recorded reload) before it asserts the recovery: last-known-good files and config back
-// on disk, the old worker still serving, and the next good version applied.
+// on disk, the old worker still serving, and the next good version applied — or the same
+// version retried after a backoff once the cause is gone (never a config haproxy -c refused).
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { renderHaproxyConfig, type RenderedConfig, type RenderInput } from '../../../node/render/render.ts'
-import { freePort } from '../../../scripts/fleet/local-fleet.ts'
+import { freePort, waitFor } from '../../../scripts/fleet/local-fleet.ts'
 import { startScene } from './scene.ts'
 
 /** A renderer that appends `extra` to the config while `extra` is set. */
@@ -85,4 +86,37 @@ t.test('a reload that fails restores the last-known-good config and files and re
   t.equal(next?.reloaded, true, 'the next good version reloads')
   t.comment(`apply with reload after a failed one: ${next?.durationMs.toFixed(0)} ms`)
   t.equal((await scene.get('/again')).status, 200)
+})
+
+t.test('a version whose reload failed is retried after a backoff and applies once the cause is gone', async t => {
+  const faulty = faultyRenderer()
+  const scene = await startScene(t, { render: faulty.render, retryDelaysMs: [300, 300] })
+  await scene.apply(scene.version(1, [scene.domain()]))
+  const blocker = createServer()
+  const takenPort = await freePort()
+  await new Promise<void>(resolve => blocker.listen(takenPort, '127.0.0.1', resolve))
+  faulty.inject(`listen clash\n    bind 127.0.0.1:${takenPort}\n    http-request return status 200\n`)
+  const result = await scene.apply(scene.version(2, [scene.domain({ aliases: ['www.shop.example.com'] })]))
+  t.equal(result, undefined, 'the version was not applied')
+  t.equal(scene.failures[0]?.err.code, 'HAPROXY_RELOAD_FAILED', 'the reload failed: the port is taken')
+
+  await new Promise(resolve => blocker.close(resolve))
+  await waitFor('the retried version to apply', async () => scene.applied.find(r => r.version === 2), 10_000)
+  t.pass('version 2 applied without a newer version')
+  t.same(scene.applier.reloads.filter(r => r.version === 2).map(r => r.result).slice(-1), ['ok'], 'its last reload succeeded')
+  t.ok(scene.applier.reloads.filter(r => r.version === 2).length <= 3, 'retries are bounded')
+  t.equal(scene.applier.lastFailure, undefined)
+  t.equal((await scene.get('/', { host: 'www.shop.example.com' })).status, 200, 'the retried version serves')
+})
+
+t.test('a config refused by haproxy -c is not retried', async t => {
+  const faulty = faultyRenderer()
+  const scene = await startScene(t, { render: faulty.render, retryDelaysMs: [100] })
+  await scene.apply(scene.version(1, [scene.domain()]))
+  faulty.inject('backend broken\n    no-such-keyword here\n')
+  await scene.apply(scene.version(2, [scene.domain({ aliases: ['www.shop.example.com'] })]))
+  t.equal(scene.failures[0]?.err.code, 'HAPROXY_INVALID_CONFIG')
+  await new Promise(resolve => setTimeout(resolve, 600))
+  t.equal(scene.failures.length, 1, 'no second attempt')
+  t.equal(scene.applier.reloads.filter(r => r.version === 2).length, 1, 'one recorded attempt')
 })

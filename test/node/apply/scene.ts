@@ -54,6 +54,7 @@ export async function startScene (t: Test, overrides: Partial<ConfigApplierInit>
   await new Promise<void>(resolve => origin.listen(originPort, '127.0.0.1', resolve))
   const haproxy = new HaproxyControl({ binary: '/usr/sbin/haproxy', configFile: join(dir, 'haproxy.cfg'), masterSocket: join(dir, 'master.sock'), pidFile: join(dir, 'haproxy.pid') })
   t.teardown(async () => {
+    scene.applier.stop()
     await haproxy.stop()
     origin.closeAllConnections()
     await new Promise(resolve => origin.close(resolve))

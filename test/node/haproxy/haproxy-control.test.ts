@@ -63,8 +63,8 @@ function validConfig (dir: string, port: number): string {
   ].join('\n')
 }
 
-t.test('parseShowProc reads the master pid, reload counters and current workers only', async t => {
-  t.same(parseShowProc(SHOW_PROC), { masterPid: 2992, reloads: 1, failedReloads: 0, workerPids: [3084] })
+t.test('parseShowProc reads the master pid, reload counters, current and old workers apart', async t => {
+  t.same(parseShowProc(SHOW_PROC), { masterPid: 2992, reloads: 1, failedReloads: 0, workerPids: [3084], oldWorkerPids: [2993] })
 })
 
 t.test('parseShowProc counts failed reloads reported by the master', async t => {

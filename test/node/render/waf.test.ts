@@ -4,6 +4,7 @@
 // blocked ≥ 90 % each, benign traffic falsely blocked ≤ 1 %; with owasp off nothing is
 // blocked. Plus the pure shape of the emitted lines and map.
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -83,6 +84,32 @@ t.test('the corpus replayed through HAProxy: ≥ 90 % of each attack class block
     t.ok((score?.rate ?? 0) >= 0.9, `${cls} blocked ${pct(score?.rate ?? 0)} ≥ 90 %`)
   }
   t.ok(on.benign.rate <= 0.01, `benign falsely blocked ${pct(on.benign.rate)} ≤ 1 %`)
+
+  // waf.lua keeps recent verdicts per thread: a second pass is answered mostly from that
+  // cache and must give every request the same answer (attacks stay blocked).
+  const first = await replayCorpus(corpus, { port: onPort, concurrency: 8 })
+  const again = await replayCorpus(corpus, { port: onPort, concurrency: 8 })
+  const changed = again.filter((r, i) => r.status !== first[i]!.status)
+  for (const r of changed) t.comment(`answer changed on replay: ${r.request.class} ${r.request.method} ${r.request.path} ${first[again.indexOf(r)]!.status} → ${r.status}`)
+  t.equal(changed.length, 0, 'replaying the corpus (verdicts now cached) changes no answer')
+
+  // An attack in a repeated header line is seen too, not only the first occurrence's value.
+  const twoCookieLines = async (second: string): Promise<string> => await new Promise((resolve, reject) => {
+    const socket = connect(onPort, '127.0.0.1', () => socket.end(`GET /account HTTP/1.1\r\nhost: waf.test\r\ncookie: sid=8f14e45fceea167a\r\ncookie: ${second}\r\nconnection: close\r\n\r\n`))
+    let answer = ''
+    socket.on('data', chunk => { answer += chunk.toString() })
+    socket.on('end', () => resolve(answer.split('\r\n')[0] ?? ''))
+    socket.on('error', reject)
+  })
+  t.match(await twoCookieLines('theme=dark'), / 200 /, 'two harmless Cookie lines pass')
+  t.match(await twoCookieLines('uid=1%27%20OR%20%271%27%3D%271'), / 403 /, 'an injection in the second Cookie line is blocked')
+
+  // The pre-filter must hand Lua every request a detector can fire on: a remote include by
+  // IP with no scheme is made only of bytes a plain URL / Cookie has.
+  const [remoteQuery] = await replayCorpus([{ method: 'GET', path: '/index.php?page=//10.0.0.7/share/shell.php', headers: {}, class: 'rfi' }], { port: onPort })
+  t.equal(remoteQuery!.status, 403, '?page=//10.0.0.7/share/shell.php is blocked')
+  const [remoteCookie] = await replayCorpus([{ method: 'GET', path: '/index.php', headers: { cookie: 'template=//10.0.0.7/share/x.php' }, class: 'rfi' }], { port: onPort })
+  t.equal(remoteCookie!.status, 403, 'cookie template=//10.0.0.7/share/x.php is blocked')
 
   const off = scoreResults(await replayCorpus(corpus, { port: offPort, concurrency: 8 }), status => status !== 200)
   t.equal(off.benign.blocked + Object.values(off.attacks).reduce((sum, s) => sum + s.blocked, 0), 0, 'with owasp off every request reaches the origin')

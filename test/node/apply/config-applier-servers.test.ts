@@ -1,0 +1,101 @@
+// Origin changes against a real HAProxy: a new origin address/port or weight goes live
+// through the runtime API (`set server … addr/weight`) with no reload — traffic and health
+// checks reach the new origin and HAProxy reports the new weight — while a change in the
+// number of origins still reloads, and a runtime command HAProxy refuses falls back to a
+// reload that brings the running servers back in line with the config.
+import { readFile } from 'node:fs/promises'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { cliCommand } from '../../../node/haproxy/cli-socket.ts'
+import { freePort, waitFor } from '../../../scripts/fleet/local-fleet.ts'
+import { startScene, type Scene } from './scene.ts'
+
+const BACKEND = 'site_dom_shop'
+
+/** A second origin answering "second <path>" that records the requests it got. */
+async function startSecondOrigin (t: Test): Promise<{ port: number, requests: IncomingHttpHeaders[] }> {
+  const requests: IncomingHttpHeaders[] = []
+  const server = createServer((req, res) => {
+    requests.push(req.headers)
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.end(`second ${req.url ?? '/'}\n`)
+  })
+  const port = await freePort()
+  await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve))
+  t.teardown(async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) })
+  return { port, requests }
+}
+
+/** `show servers state` of the domain's backend: server name → { port, weight }. */
+async function serversState (scene: Scene): Promise<Map<string, { addr: string, port: number, weight: number }>> {
+  const answer = await cliCommand(scene.haproxy.adminSocket, `show servers state ${BACKEND}`)
+  const state = new Map<string, { addr: string, port: number, weight: number }>()
+  for (const line of answer.split('\n')) {
+    // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight … srv_port (19th)
+    const fields = line.trim().split(/\s+/)
+    if (fields[1] === BACKEND && fields.length > 18) state.set(fields[3]!, { addr: fields[4]!, port: Number(fields[18]), weight: Number(fields[7]) })
+  }
+  return state
+}
+
+const origin = (port: number, weight = 100) => ({ address: '127.0.0.1', port, weight, tls: false })
+
+t.test('a new origin port and weight go live through the runtime API without a reload', async t => {
+  const scene = await startScene(t)
+  const second = await startSecondOrigin(t)
+  await scene.apply(scene.version(1, [scene.domain()]))
+  t.equal((await scene.get('/a')).body, 'origin /a\n', 'the first origin serves')
+  const before = await scene.haproxy.status()
+
+  const result = await scene.apply(scene.version(2, [scene.domain({ origins: [origin(second.port, 30)] })]))
+  t.match(result, { reloaded: false, runtime: true }, 'applied through the runtime API')
+  t.comment(`runtime origin change: ${result?.durationMs.toFixed(1)} ms`)
+  const after = await scene.haproxy.status()
+  t.equal(after?.reloads, before?.reloads, 'the master counted no reload')
+  t.same(after?.workerPids, before?.workerPids, 'the same worker serves')
+  t.equal((await scene.get('/b')).body, 'second /b\n', 'traffic reaches the new origin')
+  t.same((await serversState(scene)).get('origin1'), { addr: '127.0.0.1', port: second.port, weight: 30 }, 'HAProxy runs the new port and weight')
+  // Health checks carry no X-Forwarded-For (option forwardfor is for proxied traffic only).
+  await waitFor('a health check on the new origin', async () => second.requests.some(headers => headers['x-forwarded-for'] === undefined) ? true : undefined, 5000)
+  t.pass('health checks follow the server to its new port')
+  const cfg = await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8')
+  t.match(cfg, `server origin1 127.0.0.1:${second.port} weight 30 check`, 'haproxy.cfg is written for the next start')
+  t.same(scene.applier.reloads.map(r => r.result), ['ok'], 'one recorded reload: the start')
+
+  const combined = await scene.apply(scene.version(3, [scene.domain({ origins: [origin(second.port, 60)], waf: { ipBlacklist: ['127.0.0.3'], rateLimitRequests: 0, rateLimitWindowS: 10, owasp: false, paranoia: 1 } })]))
+  t.match(combined, { reloaded: false, runtime: true }, 'a weight change beside a blacklist entry: runtime API too')
+  t.equal((await serversState(scene)).get('origin1')?.weight, 60)
+  t.equal((await scene.get('/', { from: '127.0.0.3' })).status, 403, 'the blacklist entry takes effect')
+  t.equal((await scene.haproxy.status())?.reloads, before?.reloads, 'still no reload')
+})
+
+t.test('adding an origin to a domain reloads HAProxy', async t => {
+  const scene = await startScene(t)
+  const second = await startSecondOrigin(t)
+  await scene.apply(scene.version(1, [scene.domain()]))
+  const before = await scene.haproxy.status()
+  const result = await scene.apply(scene.version(2, [scene.domain({ origins: [origin(scene.originPort), origin(second.port)] })]))
+  t.match(result, { reloaded: true, runtime: false })
+  t.equal((await scene.haproxy.status())?.reloads, (before?.reloads ?? 0) + 1, 'the master counted a reload')
+  t.match(scene.applier.reloads.at(-1), { version: 2, result: 'ok', reason: 'haproxy.cfg changed beyond server addresses and weights' })
+  t.same([...(await serversState(scene)).keys()].sort(), ['origin1', 'origin2'], 'both origins run')
+})
+
+t.test('an origin change HAProxy refuses at run time falls back to a reload', async t => {
+  const scene = await startScene(t)
+  const second = await startSecondOrigin(t)
+  await scene.apply(scene.version(1, [scene.domain()]))
+  // The running servers drift from haproxy.cfg: someone removed the server on the admin socket.
+  t.match(await cliCommand(scene.haproxy.adminSocket, `disable server ${BACKEND}/origin1;del server ${BACKEND}/origin1`), /Server deleted/)
+  t.equal((await serversState(scene)).size, 0, 'the server is gone from the running HAProxy')
+  const before = await scene.haproxy.status()
+
+  const result = await scene.apply(scene.version(2, [scene.domain({ origins: [origin(second.port)] })]))
+  const record = scene.applier.reloads.at(-1)
+  t.match(record, { version: 2, result: 'ok', reason: /^runtime API update failed: .*No such server/ }, 'the refusal is the recorded reason of a reload')
+  t.match(result, { reloaded: true, runtime: false })
+  t.equal((await scene.haproxy.status())?.reloads, (before?.reloads ?? 0) + 1, 'the master counted a reload')
+  t.same((await serversState(scene)).get('origin1'), { addr: '127.0.0.1', port: second.port, weight: 100 }, 'the reload runs the new origin')
+  t.equal((await scene.get('/c')).body, 'second /c\n', 'traffic reaches the new origin')
+})
