@@ -1,6 +1,7 @@
 // Messages between bench/gossip/run.ts and its child processes (Node IPC), and the one
 // clock they all time with: CLOCK_MONOTONIC through process.hrtime, which every process
 // of this machine shares (unlike performance.timeOrigin, fixed per process at start).
+import type { Enrollment } from '../../node/enrollment.ts'
 
 /** Milliseconds on the machine-wide monotonic clock, with sub-millisecond resolution. */
 export function nowMs (): number {
@@ -62,14 +63,7 @@ export interface NodeStart {
   dir: string
   peerKey: string
   listen: string
-  enrollment: {
-    serverId: string
-    accountId: string
-    coordinatorPublicKey: string
-    coordinatorPeerId: string
-    bootstrap: string[]
-    configTopic: string
-  }
+  enrollment: Enrollment
 }
 
 export type NodeEvent =
