@@ -5,7 +5,6 @@
 // it publishes on the config topic must be rejected by the node's gossip validator
 // (logged with the sender and the error code), must not change the held version, the
 // stored versions or the applied pointer, and must not touch haproxy.cfg.
-import { createServer } from 'node:net'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +21,7 @@ import { encodeEnvelope, generateSigningKey, importPublicKey, keyIdOf, signConfi
 import { createMeshPeer, newPeerKey, type MeshPeer } from '../../proto/mesh-peer.ts'
 import { startNode, type RunningNode } from '../../node/index.ts'
 import { NodeStore } from '../../node/store/node-store.ts'
+import { freePort } from '../../scripts/fleet/local-fleet.ts'
 
 const ADMIN_KEY = 'admin-key-for-gossip-validation-test'
 const TEMPLATE = new URL('../../haproxy-templates/haproxy.cfg.tpl', import.meta.url).pathname
@@ -51,17 +51,6 @@ async function waitFor<T> (what: string, probe: () => T | undefined | Promise<T 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 50))
   }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-  })
 }
 
 t.test('a shield node rejects forged, tampered, malformed, foreign and replayed config gossip from an enrolled peer', async t => {

@@ -3,7 +3,6 @@
 // (the coordinator's publish is dropped) still arrives: the coordinator's head heartbeat
 // shows the node it is behind, and the node fetches the version over /lumos/sync/1.
 // An enrolled peer that publishes heartbeats in another server's name is rejected.
-import { createServer } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +15,7 @@ import { startCoordinator, type Coordinator } from '../../coordinator/index.ts'
 import { encodeHeartbeat } from '../../proto/heartbeat.ts'
 import { createMeshPeer, heartbeatTopic, newPeerKey, type MeshPeer } from '../../proto/mesh-peer.ts'
 import { startNode, type RunningNode } from '../../node/index.ts'
+import { freePort } from '../../scripts/fleet/local-fleet.ts'
 
 const ADMIN_KEY = 'admin-key-for-heartbeat-catch-up-test'
 const TEMPLATE = new URL('../../haproxy-templates/haproxy.cfg.tpl', import.meta.url).pathname
@@ -43,17 +43,6 @@ async function waitFor<T> (what: string, probe: () => T | undefined | Promise<T 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 20))
   }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-  })
 }
 
 t.test('a node behind the coordinator catches up from its head heartbeat, and spoofed heartbeats are rejected', async t => {

@@ -4,11 +4,11 @@
 // it is gone.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import t from 'tap'
 import { HaproxyHealth, HEALTH_URI, healthUrlOf, type HealthFetcher } from '../../../node/liveness/haproxy-health.ts'
+import { freePort } from '../../../scripts/fleet/local-fleet.ts'
 
 const logger = pino({ level: 'silent' })
 
@@ -20,17 +20,6 @@ function scripted (results: Array<boolean | Error>): HealthFetcher {
     if (next instanceof Error) throw next
     return next
   }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-  })
 }
 
 t.test('one failed check is a blip; two in a row make HAProxy unhealthy; one success makes it healthy again', async t => {

@@ -6,7 +6,7 @@
 import type { Message } from '@libp2p/gossipsub'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { Report, ServerErrorReport } from '../../../proto/codec.ts'
 import { COORDINATOR_SERVER_ID } from '../../../proto/heartbeat.ts'
 import { createMeshPeer, newPeerKey, reportsTopic, type MeshPeer } from '../../../proto/mesh-peer.ts'
@@ -29,7 +29,8 @@ async function waitFor<T> (what: string, probe: () => T | undefined | false, tim
   }
 }
 
-t.test('a version HAProxy refuses is reported to the coordinator once it listens, with HAProxy\'s message', async t => {
+/** A node's reports outbox and a coordinator peer, both on loopback, stopped at teardown. */
+async function nodeAndCoordinator (t: Test): Promise<{ node: MeshPeer, coordinator: MeshPeer, reports: NodeReports }> {
   const node = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
   const coordinator = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
   t.teardown(async () => { await node.stop(); await coordinator.stop() })
@@ -43,6 +44,11 @@ t.test('a version HAProxy refuses is reported to the coordinator once it listens
     retryMs: 50
   })
   t.teardown(() => { reports.stop() })
+  return { node, coordinator, reports }
+}
+
+t.test('a version HAProxy refuses is reported to the coordinator once it listens, with HAProxy\'s message', async t => {
+  const { node, coordinator, reports } = await nodeAndCoordinator(t)
   let broken = false
   const failed: number[] = []
   const scene = await startScene(t, {
@@ -87,19 +93,7 @@ t.test('a version HAProxy refuses is reported to the coordinator once it listens
 })
 
 t.test('the outbox keeps the newest server errors, each message cut to the bound', async t => {
-  const node = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
-  const coordinator = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
-  t.teardown(async () => { await node.stop(); await coordinator.stop() })
-  const reports = new NodeReports({
-    pubsub: node.services.pubsub,
-    topic: TOPIC,
-    serverId: 'srv_test',
-    peerId: node.peerId.toString(),
-    serverIdOf: (peerId) => peerId === coordinator.peerId.toString() ? COORDINATOR_SERVER_ID : undefined,
-    logger,
-    retryMs: 50
-  })
-  t.teardown(() => { reports.stop() })
+  const { node, coordinator, reports } = await nodeAndCoordinator(t)
   // Queued before start(), as when HAProxy refuses the stored version while the node resumes.
   for (let version = 1; version <= 40; version++) reports.reportServerError({ type: HAPROXY_RELOAD_FAILED, message: `[ALERT] ${'y'.repeat(5000)}`, version })
   t.equal(reports.pending, OUTBOX_SIZE, `the outbox holds ${OUTBOX_SIZE}`)
