@@ -16,6 +16,8 @@ import { runRuntimeCommands } from './runtime-api.ts'
 export { cliCommand } from './cli-socket.ts'
 
 const execFileAsync = promisify(execFile)
+/** How long a live master may be without its CLI socket (re-executing for a reload) before it counts as gone. */
+const MASTER_REEXEC_WAIT_MS = 10_000
 
 export interface HaproxyPaths {
   binary: string
@@ -99,20 +101,36 @@ export class HaproxyControl {
 
   /**
    * Status from the master CLI, or undefined when no master runs (no socket, or nobody
-   * listening on it). A master that is slow to answer (a loaded machine, a reload of a
-   * large config) is still running: it is asked again with a longer wait, then
-   * HAPROXY_UNRESPONSIVE — never "not running", which would start a second master.
+   * listening on it and no live master process). A master that is slow to answer (a loaded
+   * machine, a reload of a large config) is still running: it is asked again with a longer
+   * wait, then HAPROXY_UNRESPONSIVE — never "not running", which would start a second master.
    */
   async status (): Promise<MasterStatus | undefined> {
-    for (const timeoutMs of [3000, 15_000]) {
+    const reexecDeadline = Date.now() + MASTER_REEXEC_WAIT_MS
+    let unanswered = 0
+    for (;;) {
       try {
-        const status = parseShowProc(await cliCommand(this.paths.masterSocket, 'show proc', timeoutMs))
+        const status = parseShowProc(await cliCommand(this.paths.masterSocket, 'show proc', unanswered === 0 ? 3000 : 15_000))
         return status.masterPid > 0 ? status : undefined
       } catch (err) {
-        if (isNotListening(err)) return undefined
+        if (isNotListening(err)) {
+          // A master re-executing itself for a reload has no socket for a moment; its pid lives on.
+          if (Date.now() >= reexecDeadline || await this.livingMasterPid() === undefined) return undefined
+          await new Promise(resolve => setTimeout(resolve, 50))
+        } else if (++unanswered === 2) {
+          throw new LumosError('HAPROXY_UNRESPONSIVE', `the HAProxy master socket ${this.paths.masterSocket} accepts connections but did not answer "show proc"`)
+        }
       }
     }
-    throw new LumosError('HAPROXY_UNRESPONSIVE', `the HAProxy master socket ${this.paths.masterSocket} accepts connections but did not answer "show proc"`)
+  }
+
+  /** The master's pid from the pid file when it names a live (not zombie) haproxy process: a stale file names nobody. */
+  private async livingMasterPid (): Promise<number | undefined> {
+    const pid = Number((await readFile(this.paths.pidFile, 'utf8').catch(() => '')).trim().split('\n')[0])
+    if (!Number.isInteger(pid) || pid <= 0) return undefined
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+    const fields = /^\d+ \((.*)\) (\S)/.exec(stat)
+    return fields !== null && fields[1] === 'haproxy' && fields[2] !== 'Z' ? pid : undefined
   }
 
   /**
@@ -168,8 +186,8 @@ export class HaproxyControl {
 
   /** Stops the master and its workers (used by tests, the demo and uninstall). */
   async stop (): Promise<void> {
-    const pid = Number((await readFile(this.paths.pidFile, 'utf8').catch(() => '')).trim().split('\n')[0])
-    if (!Number.isInteger(pid) || pid <= 0) return
+    const pid = await this.livingMasterPid()
+    if (pid === undefined) return
     try { process.kill(pid, 'SIGTERM') } catch { return }
     for (let i = 0; i < 200; i++) {
       try { process.kill(pid, 0) } catch { return }

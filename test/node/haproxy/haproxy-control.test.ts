@@ -1,7 +1,8 @@
 // HaproxyControl against the real haproxy binary: config check, start in master-worker
 // mode, a seamless reload through the master CLI, runtime API commands on the admin
 // socket, and HAProxy's own message on a failed start. parseShowProc on a recorded answer.
-import { writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { renameSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -124,4 +125,28 @@ t.test('a start that fails is HAPROXY_START_FAILED with HAProxy\'s alert', async
   t.teardown(() => { blocker.close() })
   writeFileSync(haproxy.paths.configFile, validConfig(dir, port))
   await t.rejects(haproxy.start(), { code: 'HAPROXY_START_FAILED', message: /cannot bind/ })
+})
+
+t.test('status waits out a live master whose CLI socket is gone for a moment (re-exec during a reload)', async t => {
+  const { dir, haproxy } = controlIn(t, 'reexec')
+  writeFileSync(haproxy.paths.configFile, validConfig(dir, await freePort()))
+  const started = await haproxy.start()
+  const away = `${haproxy.paths.masterSocket}.away`
+  renameSync(haproxy.paths.masterSocket, away)
+  const asked = haproxy.status()
+  await new Promise(resolve => setTimeout(resolve, 300))
+  renameSync(away, haproxy.paths.masterSocket)
+  t.equal((await asked)?.masterPid, started.masterPid, 'the running master, not "no master" (which would start a second one)')
+})
+
+t.test('a stale pid file naming another process: status is undefined at once, stop leaves that process alone', async t => {
+  const { haproxy } = controlIn(t, 'stale-pid')
+  const other = spawn('sleep', ['30'])
+  t.teardown(() => { other.kill() })
+  writeFileSync(haproxy.paths.pidFile, `${other.pid}\n`)
+  const asked = performance.now()
+  t.equal(await haproxy.status(), undefined)
+  t.ok(performance.now() - asked < 2000, 'no wait for a re-exec that cannot happen')
+  await haproxy.stop()
+  t.ok(isRunning(other.pid ?? 0), 'the process named by the stale pid file still runs')
 })
