@@ -24,6 +24,8 @@ import type { NodeEvent, Published, PublisherReady } from './protocol.ts'
 const NODE_ENTRY = fileURLToPath(new URL('./node.ts', import.meta.url))
 const PUBLISHER_ENTRY = fileURLToPath(new URL('./publisher.ts', import.meta.url))
 const WARMUP_CHANGES = 3
+/** How long the idle mesh is measured before the changes. */
+const IDLE_MS = 5000
 const DELIVERY_TIMEOUT_MS = 60_000
 /** Joining and syncing the first version; 20 nodes × 10 000 domains on a busy 2-core box is slow. */
 const SETUP_TIMEOUT_MS = 300_000
@@ -54,6 +56,8 @@ export interface Row {
    */
   nodeCpuPerChangeMs: number
   publisherCpuPerChangeMs: number
+  /** CPU of one node process (mean over the nodes) in % of a core while no change is in flight. */
+  nodeIdleCpuPercent: number
   /** Deliveries (node × version, warm-up included) that came through sync rather than gossip. */
   viaSync: number
   etcdAllMs: Summary | undefined
@@ -159,6 +163,11 @@ async function runCase (nodes: number, domains: number, origins: number, opts: {
 
     const cpu = async (child: Child): Promise<number> => (await child.request<{ ms: number }>({ type: 'cpu' }, m => m.type === 'cpu')).ms
     const cpuAll = async (): Promise<number[]> => await Promise.all(children.map(cpu))
+    // What the mesh costs with no change in flight (heartbeats, gossipsub upkeep): the CPU every change competes with.
+    const idleStart = await cpuAll()
+    await sleep(IDLE_MS)
+    const idleCpu = (await cpuAll()).map((ms, i) => (ms - (idleStart[i] ?? 0)) / IDLE_MS * 100)
+    const nodeIdleCpuPercent = Math.round(idleCpu.slice(1).reduce((a, b) => a + b, 0) / nodes * 10) / 10
     let cpuBefore: number[] = []
     const rows: Array<{ published: Published, verifiedAll: number, storedAll: number, decodedAll: number, storedEach: number[] }> = []
     for (let change = 1; change <= WARMUP_CHANGES + opts.changes; change++) {
@@ -199,6 +208,7 @@ async function runCase (nodes: number, domains: number, origins: number, opts: {
       publishCallMs: summarize(rows.map(r => r.published.publishDoneAt - r.published.publishAt)),
       nodeCpuPerChangeMs,
       publisherCpuPerChangeMs,
+      nodeIdleCpuPercent,
       viaSync,
       etcdAllMs: etcd,
       verifiedVsEtcdP99: ratio(verifiedAllMs),
@@ -247,6 +257,7 @@ console.table(rows.map(r => ({
   'sto/etcd': r.storedVsEtcdP99,
   'accept→pub p50': r.acceptToPublishMs.p50,
   'node cpu/chg': r.nodeCpuPerChangeMs,
+  'node idle %': r.nodeIdleCpuPercent,
   'pub cpu/chg': r.publisherCpuPerChangeMs,
   sync: r.viaSync
 })))

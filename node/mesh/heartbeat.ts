@@ -1,6 +1,7 @@
 // The shield node's heartbeats on lumos/<account>/heartbeat/1: publishes what this node
-// holds about every second, and validates the heartbeats of others before gossipsub
-// forwards them. A heartbeat is accepted only from a peer of the latest signed config (or
+// holds about every second, and takes the heartbeats of others in the gossip validator.
+// They travel one hop: each node floods its own to every peer it is connected to (it dials
+// every server of the signed config), and no copy is forwarded. A heartbeat is accepted only from a peer of the latest signed config (or
 // the coordinator), signed by that peer (gossipsub StrictSign) and naming itself: the
 // claimed version then goes to catch-up, which fetches and verifies it, and the heartbeats
 // of shield servers feed the failure detector (onHeartbeat → node/liveness).
@@ -12,7 +13,6 @@ import type { Logger } from 'pino'
 import type { Heartbeat } from '../../proto/codec.ts'
 import { COORDINATOR_SERVER_ID, decodeHeartbeat, HeartbeatPublisher } from '../../proto/heartbeat.ts'
 import { LumosError, isLumosError } from '../../proto/lumos-error.ts'
-import type { Verdict } from './node-mesh.ts'
 
 export interface NodeHeartbeatInit {
   pubsub: GossipSub
@@ -35,15 +35,6 @@ export interface NodeHeartbeatInit {
 export class NodeHeartbeat {
   private readonly init: NodeHeartbeatInit
   private readonly publisher: HeartbeatPublisher
-  private readonly onMessage = (event: CustomEvent<Message>): void => {
-    const message = event.detail
-    if (message.topic !== this.init.topic || message.type !== 'signed') return
-    // Already accepted by validate(); decoding again is cheap (≤ MAX_HEARTBEAT_BYTES).
-    const heartbeat = decodeHeartbeat(message.data)
-    this.init.onClaim(message.from.toString(), heartbeat.appliedVersion)
-    if (heartbeat.serverId !== COORDINATOR_SERVER_ID) this.init.onHeartbeat?.(message.from.toString(), heartbeat)
-  }
-
   constructor (init: NodeHeartbeatInit) {
     this.init = init
     this.publisher = new HeartbeatPublisher({
@@ -57,10 +48,12 @@ export class NodeHeartbeat {
   start (): void {
     const { pubsub, topic } = this.init
     pubsub.topicValidators.set(topic, (from, message) => {
-      const verdict = this.validate(message, from)
-      return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+      const heartbeat = this.validate(message, from)
+      if (heartbeat === undefined) return TopicValidatorResult.Reject
+      this.deliver(heartbeat.peerId, heartbeat)
+      // One hop: taken here and not forwarded (docs/decisions/002-gossipsub.md).
+      return TopicValidatorResult.Ignore
     })
-    pubsub.addEventListener('message', this.onMessage)
     pubsub.subscribe(topic)
     this.publisher.start()
   }
@@ -68,13 +61,17 @@ export class NodeHeartbeat {
   stop (): void {
     const { pubsub, topic } = this.init
     this.publisher.stop()
-    pubsub.removeEventListener('message', this.onMessage)
     pubsub.unsubscribe(topic)
     pubsub.topicValidators.delete(topic)
   }
 
-  /** Gossip validator: a bounded, well-formed heartbeat that its allowed originator signed about itself. */
-  validate (message: Message, from: PeerId): Verdict {
+  private deliver (originator: string, heartbeat: Heartbeat): void {
+    this.init.onClaim(originator, heartbeat.appliedVersion)
+    if (heartbeat.serverId !== COORDINATOR_SERVER_ID) this.init.onHeartbeat?.(originator, heartbeat)
+  }
+
+  /** A bounded, well-formed heartbeat that its allowed originator signed about itself; undefined (logged) otherwise. */
+  validate (message: Message, from: PeerId): Heartbeat | undefined {
     try {
       if (message.type !== 'signed') throw new LumosError('UNKNOWN_PEER', 'unsigned heartbeat: the originator is unknown')
       const heartbeat = decodeHeartbeat(message.data)
@@ -84,11 +81,11 @@ export class NodeHeartbeat {
       if (heartbeat.peerId !== originator || heartbeat.serverId !== serverId) {
         throw new LumosError('UNKNOWN_PEER', `heartbeat from peer ${originator} claims to be ${heartbeat.serverId} (${heartbeat.peerId}); the signed config binds it to ${serverId}`)
       }
-      return 'accept'
+      return heartbeat
     } catch (err) {
       const code = isLumosError(err) ? err.code : 'UNKNOWN'
       this.init.logger.warn({ peer: from.toString(), code, reason: (err as Error).message }, 'heartbeat rejected')
-      return 'reject'
+      return undefined
     }
   }
 }

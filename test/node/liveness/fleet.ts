@@ -32,6 +32,8 @@ export interface Member {
   healthy: boolean
   /** Probes this member's runner sent, with their outcome (by target server id). */
   probeLog: ProbeLogEntry[]
+  /** Server ids whose heartbeats reached this member. */
+  heardFrom: Set<string>
   stop: () => Promise<void>
 }
 
@@ -122,13 +124,17 @@ export async function startFleet (init: FleetInit): Promise<Fleet> {
       runner,
       healthy: true,
       probeLog,
+      heardFrom: new Set(),
       heartbeat: new NodeHeartbeat({
         pubsub,
         topic: heartbeatTopic(ACCOUNT),
         self: () => ({ serverId, peerId, appliedVersion: 0, appliedHash: new Uint8Array(), sentAtMs: Date.now(), haproxyHealthy: member.healthy }),
         serverIdOf,
         onClaim: () => {},
-        onHeartbeat: (from, beat) => { runner.noteHeartbeat(from, beat.haproxyHealthy) },
+        onHeartbeat: (from, beat) => {
+          member.heardFrom.add(beat.serverId)
+          runner.noteHeartbeat(from, beat.haproxyHealthy)
+        },
         logger,
         intervalMs: params.heartbeatIntervalMs
       }),

@@ -2,8 +2,9 @@
 // heartbeat, probe each other over /lumos/probe/1 and publish their views on the reports
 // topic, where an observer in the coordinator's place collects them. A silent peer that
 // answers probes stays alive (directly, or through another peer when the direct path is
-// cut); a stopped peer goes suspect then down within the preset's worst case; a peer whose
-// heartbeat says HAProxy fails is reported unhealthy.
+// cut: heartbeats are not relayed, the indirect probe is the way round); a stopped peer
+// goes suspect, then down within the preset's worst case; a peer whose heartbeat says
+// HAProxy fails is reported unhealthy.
 import t, { type Test } from 'tap'
 import { LAN, type LivenessParams } from '../../../node/liveness/constants.ts'
 import { worstCaseDownMs } from '../../../node/liveness/liveness.ts'
@@ -62,7 +63,9 @@ t.test('a peer cut off from one observer is kept alive through an indirect probe
   // srv_0 and srv_1 may not connect to each other; srv_2 reaches both.
   const fleet = await fleetFor(t, { size: 3, params: FAST, deny: [[0, 1]] })
   const [a, b, c] = fleet.members as [Fleet['members'][0], Fleet['members'][0], Fleet['members'][0]]
-  await waitFor('a to hear b (relayed by c) and report it alive', () => fleet.reportedView(a, b) === 'alive')
+  await waitFor('a to report b alive (through c\'s indirect probes)', () => fleet.reportedView(a, b) === 'alive')
+  await waitFor('a to hear c\'s heartbeats', () => a.heardFrom.has(c.serverId))
+  t.notOk(a.heardFrom.has(b.serverId), 'heartbeats travel one hop: c does not relay b\'s to a')
 
   // b's heartbeats stop: a must probe it, cannot reach it directly, and asks c.
   b.heartbeat.stop()
