@@ -62,6 +62,9 @@ export interface Row {
   viaSync: number
   etcdAllMs: Summary | undefined
   verifiedVsEtcdP99: number | undefined
+  /** etcd with each subscriber in its own process, as each node is (see bench/baselines/etcd-watch.ts). */
+  etcdPerProcessAllMs: Summary | undefined
+  verifiedVsEtcdPerProcessP99: number | undefined
   storedVsEtcdP99: number | undefined
 }
 
@@ -190,9 +193,10 @@ async function runCase (nodes: number, domains: number, origins: number, opts: {
     for (const child of children) await child.stop()
     const envelopeBytes = rows[rows.length - 1]?.published.envelopeBytes ?? ready.envelopeBytes
     const etcd = opts.etcd ? summarize(await measureEtcdWatch(nodes, envelopeBytes, opts.changes)) : undefined
+    const etcdPerProcess = opts.etcd ? summarize(await measureEtcdWatch(nodes, envelopeBytes, opts.changes, { processPerSubscriber: true })) : undefined
     const verifiedAllMs = summarize(rows.map(r => r.verifiedAll))
     const storedAllMs = summarize(rows.map(r => r.storedAll))
-    const ratio = (a: Summary): number | undefined => etcd === undefined ? undefined : Math.round((a.p99 / etcd.p99) * 100) / 100
+    const ratio = (a: Summary, base = etcd): number | undefined => base === undefined ? undefined : Math.round((a.p99 / base.p99) * 100) / 100
     return {
       nodes,
       domains,
@@ -211,7 +215,9 @@ async function runCase (nodes: number, domains: number, origins: number, opts: {
       nodeIdleCpuPercent,
       viaSync,
       etcdAllMs: etcd,
+      etcdPerProcessAllMs: etcdPerProcess,
       verifiedVsEtcdP99: ratio(verifiedAllMs),
+      verifiedVsEtcdPerProcessP99: ratio(verifiedAllMs, etcdPerProcess),
       storedVsEtcdP99: ratio(storedAllMs)
     }
   } finally {
@@ -254,6 +260,8 @@ console.table(rows.map(r => ({
   'etcd p50': r.etcdAllMs?.p50,
   'etcd p99': r.etcdAllMs?.p99,
   'ver/etcd': r.verifiedVsEtcdP99,
+  'etcd/proc p99': r.etcdPerProcessAllMs?.p99,
+  'ver/etcd-proc': r.verifiedVsEtcdPerProcessP99,
   'sto/etcd': r.storedVsEtcdP99,
   'accept→pub p50': r.acceptToPublishMs.p50,
   'node cpu/chg': r.nodeCpuPerChangeMs,
