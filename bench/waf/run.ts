@@ -13,51 +13,24 @@
 // Run: node bench/waf/run.ts   (needs haproxy, nginx, libnginx-mod-http-modsecurity,
 // modsecurity-crs and wrk; install the Debian packages with apt-get if missing)
 import { execFile } from 'node:child_process'
-import { createHmac, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { withDomainDefaults } from '../../proto/domain-settings.ts'
-import type { BotSettings, Domain } from '../../proto/codec.ts'
-import { CHALLENGE_COOKIE } from '../../node/render/bot-protection.ts'
 import { type CorpusRequest, loadCorpus } from './corpus-shape.ts'
 import { type CorpusScore, replayCorpus, scoreResults } from './replay.ts'
 import { freePort, startHaproxy, wafHaproxyConfig } from './waf-haproxy.ts'
+import { BOT_OFF, BOT_ON, PAGES_ONLY, TYPICAL, WRK_HOST, challengeCookie, domain, withCookie } from './mixes.ts'
 import { baselineInstalled, startNginx } from './nginx-modsec.ts'
 
 const WRK_SECONDS = 10
 const WRK_THREADS = 2
 const WRK_CONNECTIONS = 32
 const PROXY_THREADS = 2
-/** Host every wrk request carries (in the maps of each frontend, see waf-haproxy.ts). */
-const WRK_HOST = 'bench.example.com'
-const BOT_ON: BotSettings = { blockBadBots: true, jsChallenge: true, challengeTtlS: 3600 }
-const BOT_OFF: BotSettings = { blockBadBots: false, jsChallenge: false, challengeTtlS: 3600 }
-
 const fixtures = new URL('../../test/fixtures/waf/', import.meta.url)
 const results = new URL('../results/', import.meta.url)
-
-function domain (id: string, owasp: boolean, bot: BotSettings): Domain {
-  return withDomainDefaults({ id, hostname: `${id}.example.com`, serverIds: ['bench'], origins: [{ address: '127.0.0.1', port: 80, weight: 100, tls: false }], waf: { ipBlacklist: [], rateLimitRequests: 0, rateLimitWindowS: 10, owasp, paranoia: 1 }, bot })
-}
-
-/**
- * The challenge cookie a browser on 127.0.0.1 holds after solving the challenge for
- * WRK_HOST: `<expiry>.<ub64(hmac_sha256(key, "<ip>|<expiry>|<host>"))>`, as
- * node/render/bot-protection.ts has HAProxy issue and verify it. Valid for the TTL.
- */
-function challengeCookie (key: Uint8Array): string {
-  const expiry = Math.floor(Date.now() / 1000) + BOT_ON.challengeTtlS - 60
-  return `${CHALLENGE_COOKIE}=${expiry}.${createHmac('sha256', key).update(`127.0.0.1|${expiry}|${WRK_HOST}`).digest('base64url')}`
-}
-
-/** The request with the challenge cookie added to its Cookie header. */
-function withCookie (r: CorpusRequest, cookie: string): CorpusRequest {
-  const existing = r.headers.cookie
-  return { ...r, headers: { ...r.headers, cookie: existing === undefined ? cookie : `${existing}; ${cookie}` } }
-}
 
 /** A wrk Lua script cycling through the requests. */
 function wrkScript (requests: readonly CorpusRequest[]): string {
@@ -101,35 +74,6 @@ interface Throughput {
   ratioLumosOnNoCacheOff?: number
   ratioModsecVsPlainNginx: number
 }
-
-/** The Accept header a browser sends for each kind of resource (what the challenge gate looks at). */
-const ACCEPT = {
-  page: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
-  script: '*/*',
-  style: 'text/css,*/*;q=0.1',
-  image: 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8',
-  api: 'application/json'
-}
-const BROWSER_REQUESTS: Array<[string, keyof typeof ACCEPT]> = [['/', 'page'], ['/products?page=2&sort=price', 'page'], ['/static/js/app.3f9a1c.js', 'script'],
-  ['/static/css/main.css?v=12', 'style'], ['/search?q=red+shoes', 'page'], ['/blog/2024/05/spring-sale', 'page'], ['/images/products/chair-1.jpg', 'image'],
-  ['/api/v1/products?page=3&limit=20', 'api'], ['/favicon.ico', 'image'], ['/account/orders', 'page']]
-
-/**
- * Everyday browser traffic: nothing in it needs a detector (the pre-filter skips Lua).
- * `asBrowser`: each request with the Accept header a browser sends for it (pages are half
- * the mix and pass the challenge-cookie check); otherwise every request asks for HTML, so
- * every one pays the cookie's HMAC check (the pagesOnly worst case).
- */
-function browserMix (asBrowser: boolean): CorpusRequest[] {
-  return BROWSER_REQUESTS.map(([path, kind]) => ({
-    method: 'GET',
-    path,
-    headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36', accept: asBrowser ? ACCEPT[kind] : 'text/html,*/*;q=0.8', cookie: '_ga=GA1.2.1234567890.1700000000; theme=dark' },
-    class: 'benign'
-  }))
-}
-const TYPICAL = browserMix(true)
-const PAGES_ONLY = browserMix(false)
 
 async function measureMix (script: string, ports: { on: number, off: number, modsec: number, plain: number }, haproxyPid: number): Promise<Throughput> {
   const runs = { haproxyOn: await wrk(ports.on, script, haproxyPid), haproxyOff: await wrk(ports.off, script, haproxyPid), nginxModsec: await wrk(ports.modsec, script), nginxPlain: await wrk(ports.plain, script) }

@@ -25,7 +25,7 @@
 // the shared frontend looks the Host up in maps/bot-block.map (→ 1) and
 // maps/bot-challenge.map (→ the domain's cookie TTL), matches the bad-bot list and
 // verifies / issues cookies for those domains only, setting txn.bot_bad and
-// txn.bot_challenge; every backend of a node using a feature carries one line that acts on
+// txn.bot_bits (the challenge page is due); every backend of a node using a feature carries one line that acts on
 // it (403 with the domain's page; the challenge page). In a backend, those ~35 lines with
 // their inline ACLs and the shared key / bad-bot files cost `haproxy -c` about 3 ms per
 // domain (30 s at 10 000). Turning either on or off for a domain, or changing its TTL, is
@@ -39,6 +39,7 @@ import { LumosError } from '../../proto/lumos-error.ts'
 import { DEFAULT_BOT } from '../../proto/domain-settings.ts'
 import type { Domain } from '../../proto/codec.ts'
 import { hostIndex, hostMapText, type HostIndex } from './host-map.ts'
+import { HOST_KEY, HOST_KEY_VAR } from './waf.ts'
 import { BOT_BLOCK_MAP, BOT_CHALLENGE_MAP, inRunDir } from './layout.ts'
 import type { DomainRules, FrontendRules, RuleContext, RuleModule } from './rules.ts'
 
@@ -60,8 +61,6 @@ export const CHALLENGE_KEY_FILE = 'bot/challenge.key'
 /** The longest cookie lifetime honoured, whatever the signed config says. */
 export const MAX_CHALLENGE_TTL_S = 30 * 86400
 const MIN_KEY_BYTES = 16
-/** The request's host as the host map sees it (lowercase, without port). */
-const HOST_KEY = 'req.hdr(host),lower,field(1,:)'
 
 /** Bad-bot user agents, case-insensitive substrings; see the file for the policy. */
 export function badBotsFile (templatesDir: string): string {
@@ -92,60 +91,52 @@ export function zeroBitsMatch (bits: number): string {
 
 /** The frontend's bad-bot check: a domain of maps/bot-block.map with a listed user agent gets txn.bot_bad. */
 function badBotLines (ctx: RuleContext): string[] {
-  return [`http-request set-var(txn.bot_bad) bool(true) if { ${HOST_KEY},map(${inRunDir(ctx.runDir, BOT_BLOCK_MAP)}) -m found } { req.fhdr(user-agent) -m sub -i -f ${badBotsFile(ctx.templatesDir)} }`]
+  return [`http-request set-var(txn.bot_bad) bool(true) if { var(${HOST_KEY_VAR}),map(${inRunDir(ctx.runDir, BOT_BLOCK_MAP)}) -m found } { req.fhdr(user-agent) -m sub -i -f ${badBotsFile(ctx.templatesDir)} }`]
 }
 
-/** The frontend's challenge computation for the domains of maps/bot-challenge.map (Host → TTL). */
+/**
+ * The frontend's challenge computation for the domains of maps/bot-challenge.map (Host → TTL).
+ * Every rule here is evaluated for every request of the node (HAProxy cannot skip a block
+ * of rules), so the lines are few and each is gated by one variable that is absent on the
+ * paths that do not need it: txn.bot_host (a challengeable request), txn.bot_bucket (no
+ * valid lumos_chk), txn.bot_issue (a valid proof of work), txn.bot_bits (the page to serve).
+ */
 function challengeLines (ctx: RuleContext): string[] {
   const keyMap = inRunDir(ctx.runDir, CHALLENGE_KEY_FILE)
   const mac = 'hmac(sha256,txn.bot_key)'
-  const ifPow = 'if bot_gate !bot_ok bot_has_pow'
-  const ifIssue = 'if bot_gate bot_issue'
-  const ifChallenge = 'if bot_gate !bot_ok !bot_issue'
+  // "<ip>|<var a>|<host>": src cast to a string as %[src] prints it, then the variables.
+  const signed = (v: string): string => `src,concat(|,${v},|),concat(,txn.bot_host,),${mac}`
   const cookie = `${CHALLENGE_COOKIE}=%[var(txn.bot_nexp)].%[var(txn.bot_nmac)]; Path=/; Max-Age=%[var(txn.bot_ttl)]; HttpOnly; SameSite=Lax`
+  // exp − now, with now the current date (exp: the cookie's expiry, a string cast to an integer)
+  const left = 'date,neg,add(txn.bot_exp)'
   return [
     // Which requests the challenge is for (a challenge domain, a page request); everything else skips all the work below.
-    `http-request set-var(txn.bot_ttl) ${HOST_KEY},map_str_int(${inRunDir(ctx.runDir, BOT_CHALLENGE_MAP)})`,
-    'acl bot_page_method method GET HEAD',
-    'acl bot_wants_html req.fhdr(accept) -m sub -i text/html',
-    'acl bot_exempt path_beg /.well-known/',
-    `acl bot_has_chk req.cook(${CHALLENGE_COOKIE}) -m found`,
-    `acl bot_has_pow req.cook(${POW_COOKIE}) -m found`,
-    'acl bot_gate var(txn.bot_gate) -m bool',
-    'acl bot_ok var(txn.bot_ok) -m bool',
+    `http-request set-var(txn.bot_ttl) var(${HOST_KEY_VAR}),map_str_int(${inRunDir(ctx.runDir, BOT_CHALLENGE_MAP)})`,
+    'acl bot_gate var(txn.bot_host) -m found',
+    'acl bot_todo var(txn.bot_bucket) -m found',
     'acl bot_issue var(txn.bot_issue) -m bool',
-    'http-request set-var(txn.bot_gate) bool(true) if { var(txn.bot_ttl) -m found } bot_page_method bot_wants_html !bot_exempt',
+    'http-request set-var(txn.bot_host) req.hdr(host),host_only if { var(txn.bot_ttl) -m found } { req.fhdr(accept) -m sub -i text/html } { method GET HEAD } !{ path_beg /.well-known/ }',
     `http-request set-var(txn.bot_key) str(k),map(${keyMap}) if bot_gate`,
-    'http-request set-var(txn.bot_now) date if bot_gate',
-    'http-request set-var(txn.bot_host) req.hdr(host),host_only if bot_gate',
     // lumos_chk=<expiry>.<mac>: signature over ip|expiry|host, expiry in (now, now+ttl].
-    `http-request set-var(txn.bot_exp) req.cook(${CHALLENGE_COOKIE}),field(1,.) if bot_gate bot_has_chk`,
-    `http-request set-var(txn.bot_mac) req.cook(${CHALLENGE_COOKIE}),field(2,.) if bot_gate bot_has_chk`,
-    'http-request set-var(txn.bot_left) var(txn.bot_exp),sub(txn.bot_now) if bot_gate bot_has_chk',
-    'http-request set-var(txn.bot_slack) var(txn.bot_ttl),sub(txn.bot_left) if bot_gate bot_has_chk',
-    'http-request set-var-fmt(txn.bot_msg) "%[src]|%[var(txn.bot_exp)]|%[var(txn.bot_host)]" if bot_gate bot_has_chk',
-    `http-request set-var(txn.bot_ok) var(txn.bot_msg),${mac},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate bot_has_chk { var(txn.bot_left) -m int ge 1 } { var(txn.bot_slack) -m int ge 0 }`,
-    // lumos_pow=<bucket>.<nonce>: the bucket must be the current or the previous one.
-    `http-request set-var(txn.bot_pb) req.cook(${POW_COOKIE}),field(1,.) ${ifPow}`,
-    `http-request set-var(txn.bot_pn) req.cook(${POW_COOKIE}),field(2,.) ${ifPow}`,
-    `http-request set-var(txn.bot_pow_age) var(txn.bot_now),div(${POW_BUCKET_S}),sub(txn.bot_pb) ${ifPow}`,
-    `http-request set-var-fmt(txn.bot_pmsg) "pow|%[src]|%[var(txn.bot_pb)]|%[var(txn.bot_host)]" ${ifPow} { var(txn.bot_pow_age) -m int 0:1 }`,
-    `http-request set-var(txn.bot_phash) var(txn.bot_pmsg),${mac},bytes(0,16),ub64enc,concat(,txn.bot_pn,),sha2(256),hex ${ifPow} { var(txn.bot_pmsg) -m found }`,
-    `http-request set-var(txn.bot_issue) bool(true) ${ifPow} { var(txn.bot_phash) ${zeroBitsMatch(POW_BITS)} }`,
-    `http-request set-var(txn.bot_nexp) var(txn.bot_now),add(txn.bot_ttl) ${ifIssue}`,
-    `http-request set-var-fmt(txn.bot_nmsg) "%[src]|%[var(txn.bot_nexp)]|%[var(txn.bot_host)]" ${ifIssue}`,
-    `http-request set-var(txn.bot_nmac) var(txn.bot_nmsg),${mac},ub64enc ${ifIssue}`,
-    // Neither cookie is valid: the page's values, and txn.bot_challenge for the backend to serve it.
-    `http-request set-var(txn.bot_bucket) var(txn.bot_now),div(${POW_BUCKET_S}) ${ifChallenge}`,
-    `http-request set-var-fmt(txn.bot_cmsg) "pow|%[src]|%[var(txn.bot_bucket)]|%[var(txn.bot_host)]" ${ifChallenge}`,
-    `http-request set-var(txn.bot_chal) var(txn.bot_cmsg),${mac},bytes(0,16),ub64enc ${ifChallenge}`,
-    `http-request set-var(txn.bot_bits) int(${POW_BITS}) ${ifChallenge}`,
-    `http-request set-var(txn.bot_challenge) bool(true) ${ifChallenge}`,
+    `http-request set-var(txn.bot_exp) req.cook(${CHALLENGE_COOKIE}),field(1,.) if bot_gate`,
+    `http-request set-var(txn.bot_mac) req.cook(${CHALLENGE_COOKIE}),field(2,.) if bot_gate`,
+    `http-request set-var(txn.bot_ok) ${signed('txn.bot_exp')},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate { ${left} -m int ge 1 } { ${left},sub(txn.bot_ttl) -m int le 0 }`,
+    // No valid cookie: the current bucket (also the page's), then lumos_pow=<bucket>.<nonce>,
+    // whose bucket must be the current or the previous one.
+    `http-request set-var(txn.bot_bucket) date,div(${POW_BUCKET_S}) if bot_gate !{ var(txn.bot_ok) -m bool }`,
+    `http-request set-var(txn.bot_pn) req.cook(${POW_COOKIE}),field(2,.) if bot_todo`,
+    `http-request set-var-fmt(txn.bot_pmsg) "pow|%[src]|%[req.cook(${POW_COOKIE}),field(1,.)]|%[var(txn.bot_host)]" if bot_todo { req.cook(${POW_COOKIE}),field(1,.),neg,add(txn.bot_bucket) -m int 0:1 }`,
+    `http-request set-var(txn.bot_issue) bool(true) if bot_todo { var(txn.bot_pmsg),${mac},bytes(0,16),ub64enc,concat(,txn.bot_pn,),sha2(256),hex ${zeroBitsMatch(POW_BITS)} }`,
+    `http-request set-var(txn.bot_nexp) date,add(txn.bot_ttl) if bot_issue`,
+    `http-request set-var(txn.bot_nmac) ${signed('txn.bot_nexp')},ub64enc if bot_issue`,
+    // Neither cookie is valid: the page's values; txn.bot_bits tells the backend to serve it.
+    `http-request set-var-fmt(txn.bot_cmsg) "pow|%[src]|%[var(txn.bot_bucket)]|%[var(txn.bot_host)]" if bot_todo !bot_issue`,
+    `http-request set-var(txn.bot_chal) var(txn.bot_cmsg),${mac},bytes(0,16),ub64enc if bot_todo !bot_issue`,
+    `http-request set-var(txn.bot_bits) int(${POW_BITS}) if bot_todo !bot_issue`,
     // A solved challenge reaches the origin; its answer carries the new cookie (also when
     // HAProxy answers itself, e.g. a 503 with every origin down: the work is not lost).
-    `http-after-response add-header set-cookie "${cookie}; Secure" if { var(txn.bot_issue) -m bool } { ssl_fc }`,
-    `http-after-response add-header set-cookie "${cookie}" if { var(txn.bot_issue) -m bool } !{ ssl_fc }`,
-    `http-after-response add-header set-cookie "${POW_COOKIE}=; Path=/; Max-Age=0" if { var(txn.bot_issue) -m bool }`
+    `http-after-response add-header set-cookie "${cookie}%[ssl_fc,iif(; Secure,)]" if bot_issue`,
+    `http-after-response add-header set-cookie "${POW_COOKIE}=; Path=/; Max-Age=0" if bot_issue`
   ]
 }
 
@@ -169,6 +160,8 @@ export function botFrontendRules (domains: readonly Domain[], ctx: RuleContext):
   const frontendLines: string[] = []
   const hosts = ctx.hosts ?? hostIndex(domains)
   const files: Record<string, string> = { [BOT_BLOCK_MAP]: botBlockMapContent(domains, hosts), [BOT_CHALLENGE_MAP]: botChallengeMapContent(domains, hosts) }
+  // The WAF's lines (rendered before these when the node runs it) have set the host key.
+  if ((ctx.node.badBots || ctx.node.challenge) && !ctx.node.waf) frontendLines.push(`http-request set-var(${HOST_KEY_VAR}) ${HOST_KEY}`)
   if (ctx.node.badBots) frontendLines.push(...badBotLines(ctx))
   if (ctx.node.challenge) {
     if (ctx.config.challengeKey.length < MIN_KEY_BYTES) {
@@ -193,7 +186,7 @@ export const botRules: RuleModule = (_domain, ctx): DomainRules => {
   if (lastBotRules === undefined || lastBotRules.badBots !== badBots || lastBotRules.challenge !== challenge || lastBotRules.templatesDir !== ctx.templatesDir) {
     const backendLines: string[] = []
     if (badBots) backendLines.push('http-request deny deny_status 403 if { var(txn.bot_bad) -m bool }')
-    if (challenge) backendLines.push(`http-request return status 403 content-type "text/html; charset=utf-8" hdr cache-control no-store hdr x-lumos-challenge js lf-file ${challengePageFile(ctx.templatesDir)} if { var(txn.bot_challenge) -m bool }`)
+    if (challenge) backendLines.push(`http-request return status 403 content-type "text/html; charset=utf-8" hdr cache-control no-store hdr x-lumos-challenge js lf-file ${challengePageFile(ctx.templatesDir)} if { var(txn.bot_bits) -m found }`)
     const rules = Object.freeze({ backendLines: Object.freeze(backendLines) as string[], files: Object.freeze({}) })
     lastBotRules = { badBots, challenge, templatesDir: ctx.templatesDir, rules }
   }

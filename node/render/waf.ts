@@ -8,11 +8,15 @@
 // attack needs is present: a body, a URL / cookie byte outside a plain set, a word the
 // detectors key on, `..`, a second `=` in a value, a value starting with `//`, a scanner
 // word, a query in the Referer, X-Forwarded-For, `${` or `() {` in any header. Plain
-// requests skip Lua entirely.
+// requests skip Lua entirely. Every frontend rule and ACL term costs every request of the
+// node, so the pre-filter is one regex per sample (URL, Cookie, User-Agent, headers) and
+// its terms are one ORed ACL (repeated `acl waf_suspect` lines) tested by a single rule;
+// bench/waf/instructions.ts counts the instructions per request of these lines.
 //
 // Layout — detection once per node, verdict per domain:
-//  - frontend (rendered once, only when some domain of the node has waf.owasp): a map
-//    lookup `txn.waf = Host → paranoia` (maps/waf.map: hostname and aliases of every WAF
+//  - frontend (rendered once, only when some domain of the node has waf.owasp): the host
+//    key (txn.host_key, also read by the bot-protection lookups), a map lookup
+//    `txn.waf = Host → paranoia` (maps/waf.map: hostname and aliases of every WAF
 //    domain), then wait-for-body, the pre-filter and the Lua action, all gated on txn.waf.
 //    The action reads the paranoia from txn.waf and sets txn.waf_class on an attack.
 //    HAProxy compiles (and JITs) each regex of the config once per line it appears on:
@@ -30,6 +34,7 @@
 // in that order), but a blacklisted, redirected or rate-limited request of a WAF domain
 // that looks suspicious now costs one Lua inspection it did not cost before — bounded by
 // the pre-filter, and the price of not compiling the WAF once per domain.
+import { readFileSync } from 'node:fs'
 import type { Domain } from '../../proto/codec.ts'
 import { hostIndex, hostMapText, type HostIndex } from './host-map.ts'
 import { WAF_MAP, inRunDir } from './layout.ts'
@@ -41,12 +46,14 @@ export const WAF_LUA_ACTION = 'lumos_waf'
 export const WAF_VAR = 'txn.waf'
 /** Variable the action sets to the attack class (sqli, xss, cmdi, code, lfi, rfi, scanner). */
 export const WAF_CLASS_VAR = 'txn.waf_class'
-/** Set by the pre-filter when the Lua detectors must look at the request. */
-export const WAF_SCAN_VAR = 'txn.waf_scan'
 /** How long a request with a body may take to deliver the part we inspect. */
 export const WAF_BODY_WAIT = '2s'
 /** Bytes of body to wait for; HAProxy stops earlier when its buffer is full. */
 export const WAF_BODY_BYTES = '64k'
+/** The request's host as the host maps see it (lowercase, without port)… */
+export const HOST_KEY = 'req.hdr(host),lower,field(1,:)'
+/** …computed once per request by the first frontend module that needs it (this one, else bot protection). */
+export const HOST_KEY_VAR = 'txn.host_key'
 
 /** Bytes a plain URL / Cookie is made of; anything else (%, quotes, <, (, ;, :, …) goes to Lua. */
 const URL_UNSAFE = '[^A-Za-z0-9/._~+,=&?-]'
@@ -65,7 +72,6 @@ const PLAIN_WORDS = [
   'inf', 'aws', 'ssh', 'svn', 'hg', 'ds_store', 'wp', 'whoami', 'uname', 'ifconfig', 'ipconfig', 'netstat', 'systeminfo',
   'tasklist', 'printenv', 'classloader', 'jndi', 'phpinfo', 'sudoers', 'credentials', 'inetpub'
 ]
-const PLAIN_WORDS_RE = `(^|[^a-z0-9])(${PLAIN_WORDS.join('|')})([^a-z0-9]|$)`
 
 /** Paranoia outside 1..4 (or not an integer) is clamped; 1 is the default. */
 export function wafParanoia (value: number): number {
@@ -78,25 +84,60 @@ export function wafMapContent (domains: readonly Domain[], hosts: HostIndex = ho
   return hostMapText(hosts, domain => domain.waf.owasp ? wafParanoia(domain.waf.paranoia) : undefined)
 }
 
+/** Escapes a literal for a PCRE2 pattern written in haproxy.cfg (no blanks, quotes or backslashes left for the config parser). */
+function regexLiteral (text: string): string {
+  return text.replace(/[^A-Za-z0-9_]/g, c => String.raw`\\x` + `${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/** The words of a list file (one per line, # comments), lowercased, as one PCRE2 alternation. */
+function wordsAlternation (file: string): string {
+  const words = readFileSync(file, 'utf8').split('\n').map(line => line.trim().toLowerCase()).filter(line => line !== '' && !line.startsWith('#'))
+  if (words.length === 0) throw new Error(`${file} lists no word`)
+  return words.map(regexLiteral).join('|')
+}
+
+/**
+ * The pre-filter's regexes, one per sample (each fetch and match has a cost of its own):
+ * a URL / Cookie byte outside the plain set, the detectors' plain words (caseless), `..`,
+ * a second `=` in a query value, a query value starting with `//`; in the User-Agent the
+ * unsafe bytes and the scanner words of lua/waf/scanners.txt (caseless substrings).
+ */
+export function wafPrefilterRegexes (templatesDir: string): { url: string, cookie: string, userAgent: string } {
+  const words = `(?i:(^|[^a-z0-9])(${PLAIN_WORDS.join('|')})([^a-z0-9]|$))`
+  // The query is what follows the first ?: anchored there, each = is tried once.
+  const query = (re: string): string => String.raw`^[^?]*\\x3f.*?` + re
+  return {
+    url: `${URL_UNSAFE}|${String.raw`\\x2e\\x2e`}|${query('=[^&]*=')}|${query(REMOTE_SHARE)}|${words}`,
+    cookie: `${COOKIE_UNSAFE}|${REMOTE_SHARE}|${words}`,
+    userAgent: `${UA_UNSAFE}|(?i:${wordsAlternation(`${templatesDir}/lua/waf/scanners.txt`)})`
+  }
+}
+
 /**
  * The frontend's WAF lines for a map file at `mapFile` (absolute), in order: look the Host
- * up, wait for the body, pre-filter, inspect. The verdict is wafRules' backend line.
+ * up, wait for the body, pre-filter and inspect (one rule: the Lua action runs when a
+ * pre-filter term matches). The verdict is wafRules' backend line.
  */
 export function wafFrontendLines (mapFile: string, templatesDir: string): string[] {
-  const on = 'waf_on'
-  const scan = `http-request set-var(${WAF_SCAN_VAR}) bool(true) if`
-  const bodyLength = '{ req.hdr_cnt(content-length) gt 0 }'
-  const bodyChunked = '{ req.hdr_cnt(transfer-encoding) gt 0 }'
+  const re = wafPrefilterRegexes(templatesDir)
+  // Repeated `acl` lines of one name are ORed: the pre-filter terms as one ACL, so the rules
+  // test waf_on once (HAProxy conditions have no parentheses).
+  const body = 'waf_body'
+  const suspect = 'waf_suspect'
   return [
-    `http-request set-var(${WAF_VAR}) req.hdr(host),lower,field(1,:),map(${mapFile})`,
-    `acl ${on} var(${WAF_VAR}) -m found`,
-    `http-request wait-for-body time ${WAF_BODY_WAIT} at-least ${WAF_BODY_BYTES} if ${on} ${bodyLength} || ${on} ${bodyChunked}`,
-    `${scan} ${on} ${bodyLength} || ${on} ${bodyChunked} || ${on} { req.hdr_cnt(x-forwarded-for) gt 0 } || ${on} { req.fhdr(referer) -m sub ? }`,
-    `${scan} ${on} { url -m reg ${URL_UNSAFE} } || ${on} { url -m sub .. } || ${on} { query -m reg =[^&]*= } || ${on} { url -i -m reg ${PLAIN_WORDS_RE} } || ${on} { query -m reg ${REMOTE_SHARE} }`,
-    `${scan} ${on} { req.fhdr(cookie) -m reg ${COOKIE_UNSAFE} } || ${on} { req.fhdr(cookie) -i -m reg ${PLAIN_WORDS_RE} } || ${on} { req.fhdr(cookie) -m reg ${REMOTE_SHARE} }`,
-    `${scan} ${on} { req.fhdr(user-agent),lower -m sub -f ${templatesDir}/lua/waf/scanners.txt } || ${on} { req.fhdr(user-agent) -m reg ${UA_UNSAFE} }`,
-    `${scan} ${on} { req.hdrs -m reg ${HEADER_INJECTION} }`,
-    `http-request lua.${WAF_LUA_ACTION} if ${on} { var(${WAF_SCAN_VAR}) -m bool }`
+    `http-request set-var(${HOST_KEY_VAR}) ${HOST_KEY}`,
+    `http-request set-var(${WAF_VAR}) var(${HOST_KEY_VAR}),map(${mapFile})`,
+    `acl waf_on var(${WAF_VAR}) -m found`,
+    `acl ${body} req.hdr_cnt(content-length) gt 0`,
+    `acl ${body} req.hdr_cnt(transfer-encoding) gt 0`,
+    `acl ${suspect} req.hdr_cnt(x-forwarded-for) gt 0`,
+    `acl ${suspect} req.fhdr(referer) -m sub ?`,
+    `acl ${suspect} url -m reg ${re.url}`,
+    `acl ${suspect} req.fhdr(cookie) -m reg ${re.cookie}`,
+    `acl ${suspect} req.fhdr(user-agent) -m reg ${re.userAgent}`,
+    `acl ${suspect} req.hdrs -m reg ${HEADER_INJECTION}`,
+    `http-request wait-for-body time ${WAF_BODY_WAIT} at-least ${WAF_BODY_BYTES} if waf_on ${body}`,
+    `http-request lua.${WAF_LUA_ACTION} if waf_on ${body} || waf_on ${suspect}`
   ]
 }
 
@@ -109,7 +150,7 @@ const WAF_RULES: DomainRules = Object.freeze({ backendLines: Object.freeze([WAF_
 export function wafFrontendRules (domains: readonly Domain[], ctx: RuleContext): FrontendRules {
   const map = wafMapContent(domains, ctx.hosts)
   return {
-    frontendLines: map === '' ? [] : wafFrontendLines(inRunDir(ctx.runDir, WAF_MAP), ctx.templatesDir),
+    frontendLines: !ctx.node.waf ? [] : wafFrontendLines(inRunDir(ctx.runDir, WAF_MAP), ctx.templatesDir),
     files: { [WAF_MAP]: map }
   }
 }

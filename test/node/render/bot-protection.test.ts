@@ -58,7 +58,9 @@ t.test('a node with bot protection off gets no lines, empty host maps and no key
 
 t.test('bad-bot blocking is one frontend match for the hosts of the block map and one deny in the backend', async t => {
   const rules = rulesFor({ blockBadBots: true })
-  t.same(rules.frontend, ['http-request set-var(txn.bot_bad) bool(true) if { req.hdr(host),lower,field(1,:),map(/run/lumos/maps/bot-block.map) -m found } { req.fhdr(user-agent) -m sub -i -f /usr/share/lumos/haproxy-templates/bad-bots.txt }'])
+  t.same(rules.frontend, ['http-request set-var(txn.host_key) req.hdr(host),lower,field(1,:)', 'http-request set-var(txn.bot_bad) bool(true) if { var(txn.host_key),map(/run/lumos/maps/bot-block.map) -m found } { req.fhdr(user-agent) -m sub -i -f /usr/share/lumos/haproxy-templates/bad-bots.txt }'])
+  const withWaf = botFrontendRules([domainWith({ blockBadBots: true })], { ...ctx, node: { waf: true, badBots: true, challenge: false } })
+  t.same(withWaf.frontendLines, rules.frontend.slice(1), 'on a WAF node the WAF lines (rendered first) set the host key')
   t.same(rules.backend, ['http-request deny deny_status 403 if { var(txn.bot_bad) -m bool }'])
   t.same(rules.files, { 'maps/bot-block.map': `${HOST} 1\n`, 'maps/bot-challenge.map': '' })
 })

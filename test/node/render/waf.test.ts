@@ -3,14 +3,14 @@
 // origin, and the corpus in test/fixtures/waf replayed through them. Attack classes must be
 // blocked ≥ 90 % each, benign traffic falsely blocked ≤ 1 %; with owasp off nothing is
 // blocked. Plus the pure shape of the emitted lines and map.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { withDomainDefaults } from '../../../proto/domain-settings.ts'
 import type { Domain } from '../../../proto/codec.ts'
-import { WAF_DENY_LINE, wafFrontendRules, wafMapContent, wafParanoia, wafRules } from '../../../node/render/waf.ts'
+import { WAF_DENY_LINE, wafFrontendRules, wafMapContent, wafParanoia, wafPrefilterRegexes, wafRules } from '../../../node/render/waf.ts'
 import { NO_RULES, type RuleContext } from '../../../node/render/rules.ts'
 import { TARGET_CLASSES, loadCorpus } from '../../../bench/waf/corpus-shape.ts'
 import { replayCorpus, scoreResults } from '../../../bench/waf/replay.ts'
@@ -37,16 +37,70 @@ t.test('the map lists hostname and aliases of the owasp domains with their paran
   t.equal(wafMapContent([domain('off', false), shop, domain('api', true, 7)]), 'api.example.com 4\nshop.example.com 3\nwww.shop.example.com 3\n')
 })
 
-t.test('the frontend looks the paranoia up by Host, then waits for bodies, pre-filters and runs the Lua action, all gated on it', async t => {
+t.test('the frontend looks the paranoia up by Host, then waits for bodies and runs the Lua action when the pre-filter matches, all gated on it', async t => {
   const rules = wafFrontendRules([domain('on', true, 3)], ctx)
-  const [lookup, acl, wait, ...rest] = rules.frontendLines
-  t.equal(lookup, 'http-request set-var(txn.waf) req.hdr(host),lower,field(1,:),map(/run/lumos/maps/waf.map)')
-  t.equal(acl, 'acl waf_on var(txn.waf) -m found')
-  t.match(wait, /^http-request wait-for-body .* if waf_on /)
-  t.equal(rest.at(-1), 'http-request lua.lumos_waf if waf_on { var(txn.waf_scan) -m bool }', 'the action takes its paranoia from txn.waf')
-  for (const line of rest) t.match(line, /(^| )if waf_on /, 'gated on the map lookup')
-  t.match(rules.frontendLines.join('\n'), `-f ${TEMPLATES_DIR}/lua/waf/scanners.txt`, 'the pre-filter reads the scanner list from the templates dir')
+  const lines = rules.frontendLines
+  t.equal(lines[0], 'http-request set-var(txn.host_key) req.hdr(host),lower,field(1,:)', 'the host key, computed once for every host map')
+  t.equal(lines[1], 'http-request set-var(txn.waf) var(txn.host_key),map(/run/lumos/maps/waf.map)')
+  t.equal(lines[2], 'acl waf_on var(txn.waf) -m found')
+  const acls = lines.filter(line => line.startsWith('acl '))
+  t.same(acls.map(line => line.split(' ')[1]), ['waf_on', 'waf_body', 'waf_body', ...Array(6).fill('waf_suspect')], 'the pre-filter terms: repeated acl lines, ORed')
+  t.match(lines.at(-2), /^http-request wait-for-body .* if waf_on waf_body$/)
+  t.equal(lines.at(-1), 'http-request lua.lumos_waf if waf_on waf_body || waf_on waf_suspect', 'the action takes its paranoia from txn.waf')
+  t.equal(lines.length, 2 + acls.length + 2)
+  t.match(lines.join('\n'), '(?i:sqlmap|nikto|nmap', 'the pre-filter matches the scanner words of the templates dir')
   t.same(rules.files, { 'maps/waf.map': 'on.example.com 3\n' })
+})
+
+t.test('the combined pre-filter regexes decide like the separate checks they replace', async t => {
+  // The checks as they were rendered before being merged into one regex per sample.
+  const scanners = readFileSync(`${TEMPLATES_DIR}/lua/waf/scanners.txt`, 'utf8').split('\n').map(l => l.trim()).filter(l => l !== '' && !l.startsWith('#'))
+  const words = /(^|[^a-z0-9])(or|and|xor|not|union|select|sleep|benchmark|waitfor|having|order|group|true|false|null|etc|passwd|shadow|proc|ini|system32|winnt|id_rsa|git|env|htaccess|htpasswd|inf|aws|ssh|svn|hg|ds_store|wp|whoami|uname|ifconfig|ipconfig|netstat|systeminfo|tasklist|printenv|classloader|jndi|phpinfo|sudoers|credentials|inetpub)([^a-z0-9]|$)/i
+  const remoteShare = /=[+\x20]*\/\//
+  const oldUrl = (url: string): boolean => {
+    const q = url.indexOf('?')
+    const query = q < 0 ? undefined : url.slice(q + 1)
+    return /[^A-Za-z0-9/._~+,=&?-]/.test(url) || url.includes('..') || (query !== undefined && /=[^&]*=/.test(query)) || words.test(url) || (query !== undefined && remoteShare.test(query))
+  }
+  const oldCookie = (c: string): boolean => /[^A-Za-z0-9/._~+,=;\x20-]/.test(c) || words.test(c) || remoteShare.test(c)
+  const oldUa = (ua: string): boolean => scanners.some(s => ua.toLowerCase().includes(s)) || /[\x27\x22<>\x60$%{}\x5c]|--/.test(ua)
+  // haproxy.cfg's \\xNN is PCRE2's \xNN. V8 mis-handles a (?i:…) group with this many
+  // alternatives, so each top-level alternative becomes a RegExp of its own (a caseless
+  // group one with the i flag): their union matches what the whole pattern matches.
+  const js = (pattern: string): { test: (s: string) => boolean } => {
+    const text = pattern.replaceAll('\\\\', '\\')
+    const alternatives: string[] = []
+    let [depth, inClass, start] = [0, false, 0]
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]
+      if (c === '\\') i++
+      else if (inClass) inClass = c !== ']'
+      else if (c === '[') inClass = true
+      else if (c === '(') depth++
+      else if (c === ')') depth--
+      else if (c === '|' && depth === 0) { alternatives.push(text.slice(start, i)); start = i + 1 }
+    }
+    alternatives.push(text.slice(start))
+    const res = alternatives.map(a => a.startsWith('(?i:') && a.endsWith(')') ? new RegExp(a.slice(4, -1), 'i') : new RegExp(a))
+    return { test: (s: string) => res.some(r => r.test(s)) }
+  }
+  const re = wafPrefilterRegexes(TEMPLATES_DIR)
+  const [url, cookie, ua] = [js(re.url), js(re.cookie), js(re.userAgent)]
+  const urls = new Set(['/', '/a..b', '/a?b=c=d', '/a?b=c&d=e', '/a=b=c?d=e', '/a=b?c', '/a?b=//x', '/a?b=++//x', '/a//b?c=d', '/a?b=c//d', '/x?a=1&b=%2F', '/OR/', '/a?q=Select', '/a?q=selection', '/?', '/??=a=', '/a?b&c=d&e=f=g', '/a?=', '/a?==', '/etc/x', '/wp-admin', '/p?q=red+shoes'])
+  const cookies = new Set(['a=b', 'a=b; c=d', 'a=b=c', 't=//x', 't= //x', 'sid=null', 'x=Or', 'x=é', 'a=b;c'])
+  const uas = new Set(['Mozilla/5.0', 'sqlmap/1.7', 'Mozilla SQLMap', 'x--y', 'a"b', 'Fuzz Faster U Fool', 'nmap', 'Zgrab'])
+  for (const r of [...attacks, ...benign]) {
+    urls.add(r.path)
+    for (const [name, value] of Object.entries(r.headers)) {
+      if (name.toLowerCase() === 'cookie') cookies.add(value)
+      if (name.toLowerCase() === 'user-agent') uas.add(value)
+    }
+  }
+  let differ = 0
+  for (const u of urls) if (url.test(u) !== oldUrl(u)) { differ++; t.fail(`url ${u}: ${url.test(u)} instead of ${oldUrl(u)}`) }
+  for (const c of cookies) if (cookie.test(c) !== oldCookie(c)) { differ++; t.fail(`cookie ${c}: ${cookie.test(c)} instead of ${oldCookie(c)}`) }
+  for (const u of uas) if (ua.test(u) !== oldUa(u)) { differ++; t.fail(`user agent ${u}: ${ua.test(u)} instead of ${oldUa(u)}`) }
+  t.equal(differ, 0, `${urls.size} URLs, ${cookies.size} cookies, ${uas.size} user agents decided alike`)
 })
 
 t.test('every backend of a WAF node denies with 403 what the frontend flagged, whatever its own setting', async t => {
