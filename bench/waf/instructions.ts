@@ -15,13 +15,12 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { CorpusRequest } from './corpus-shape.ts'
 import { BOT_OFF, BOT_ON, PAGES_ONLY, TYPICAL, WRK_HOST, challengeCookie, domain, withCookie } from './mixes.ts'
-import { freePort, startOrigin, wafHaproxyConfig } from './waf-haproxy.ts'
+import { freePort, startOrigin, waitForPort, wafHaproxyConfig } from './waf-haproxy.ts'
 
 const args = process.argv.slice(2)
 const REQUESTS = Number(args[args.indexOf('--requests') + 1] ?? 2000) || 2000
@@ -30,18 +29,6 @@ const PROFILE = args.includes('--profile')
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined
 const results = new URL('../results/', import.meta.url)
 
-async function waitForPort (port: number, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>(resolve => {
-      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
-      socket.on('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  throw new Error(`port ${port} did not open`)
-}
 
 /** Sends `count` requests of `mix` round robin on one keep-alive connection; returns the statuses seen. */
 async function send (port: number, mix: readonly CorpusRequest[], count: number): Promise<Record<number, number>> {
@@ -78,7 +65,7 @@ async function measure (dir: string, name: string, config: string, port: number,
   child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-8192) })
   const exited = once(child, 'exit')
   try {
-    await waitForPort(port, 120_000)
+    await waitForPort(port, AbortSignal.timeout(120_000))
     const statuses = await send(port, mix, count)
     child.kill('SIGTERM')
     await exited

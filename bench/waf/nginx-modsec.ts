@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join } from 'node:path'
+import { waitForPort } from './waf-haproxy.ts'
 
 const MODSEC_MODULE = '/usr/lib/nginx/modules/ngx_http_modsecurity_module.so'
 const CRS_SETUP = '/etc/modsecurity/crs/crs-setup.conf'
@@ -64,17 +64,6 @@ ${temp}
     `    server { listen 127.0.0.1:${ports.plain}; ${proxy} }\n}\n`
 }
 
-async function waitForPort (port: number, deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>(resolve => {
-      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
-      socket.on('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`port ${port} did not open`)
-}
 
 export interface RunningNginx { stop: () => Promise<void>, child: ChildProcess }
 
@@ -90,7 +79,7 @@ export async function startNginx (dir: string, ports: NginxPorts, role: 'proxies
   const exited = once(child, 'exit')
   const listening = role === 'origin' ? [ports.origin] : [ports.modsec, ports.plain]
   await Promise.race([
-    Promise.all(listening.map(port => waitForPort(port, Date.now() + 60_000))),
+    Promise.all(listening.map(port => waitForPort(port, AbortSignal.timeout(60_000)))),
     exited.then(() => { throw new Error(`nginx (${role}) exited: ${stderr}`) })
   ])
   return {

@@ -88,7 +88,8 @@ export function wafHaproxyConfig (dir: string, sites: Array<{ port: number, doma
   return lines.join('\n') + '\n'
 }
 
-async function waitForPort (port: number, signal: AbortSignal): Promise<void> {
+/** Resolves once 127.0.0.1:`port` accepts a connection; throws when `signal` aborts first. */
+export async function waitForPort (port: number, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     const ok = await new Promise<boolean>(resolve => {
       const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
