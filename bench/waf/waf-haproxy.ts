@@ -69,6 +69,8 @@ export function wafHaproxyConfig (dir: string, sites: Array<{ port: number, doma
     '    timeout server 30s',
     '    timeout http-request 10s'
   ]
+  // Sections of the frontend modules (the bot table of verified cookies), once each, at the end.
+  const sections = new Set<string>()
   for (const { port, domain } of sites) {
     const runDir = join(dir, domain.id)
     const served = { ...domain, aliases: [...domain.aliases, ...HARNESS_HOSTS] }
@@ -84,7 +86,9 @@ export function wafHaproxyConfig (dir: string, sites: Array<{ port: number, doma
     const backendLines = [wafRules(served, ctx), botRules(served, ctx)].flatMap(rules => rules.backendLines)
     lines.push(`frontend fe_${domain.id}`, `    bind 127.0.0.1:${port}`, ...frontends.flatMap(f => f.frontendLines).map(l => `    ${l}`), `    default_backend site_${domain.id}`)
     lines.push(`backend site_${domain.id}`, ...backendLines.map(l => `    ${l}`), `    server origin1 127.0.0.1:${originPort}`)
+    for (const section of frontends.flatMap(f => f.sections ?? [])) sections.add(section)
   }
+  lines.push(...sections)
   return lines.join('\n') + '\n'
 }
 

@@ -32,6 +32,20 @@
 // a map change through the runtime API, no reload (only the node's first / last user of a
 // feature changes haproxy.cfg).
 //
+// Cache of verified cookies: an HMAC costs HAProxy (OpenSSL 3) ~23k instructions, and a
+// browser sends the same cookie from the same IP for the same host page after page. A
+// cookie whose HMAC matched is remembered in the stick table of backend lumos_bot_verified
+// (BOT_VERIFIED_TABLE; a node with the challenge on only) under the key
+// "<mac>;<ip>|<expiry>|<host>" — the mac, then the exact signed message. A cookie value
+// never holds ';' (it ends the value), so the first ';' ends the mac and a key matches only
+// for the same mac over the same message, i.e. a cookie that would pass the HMAC again; a
+// key is looked up or stored only when mac is 43 characters and message ≤ 316 (key ≤ 360 =
+// the table's len), never truncated — another cookie is just verified by HMAC. The expiry
+// window is checked on every request, cache or not, so an expired cookie never passes.
+// Entries live BOT_VERIFIED_EXPIRE after their HMAC (a hit does not extend them); a full
+// table drops its oldest entries to store new ones (those clients are verified by HMAC again).
+// No peers: every start or reload (e.g. a new account key) begins with an empty table.
+//
 // The key reaches HAProxy as a one-line map file bot/challenge.key in the run dir
 // ("k <base64 key>"), read with str(k),map(...) — HAProxy loads maps at start-up, so the
 // file can be mode 0600 owned by root and the key never appears in haproxy.cfg.
@@ -61,6 +75,19 @@ export const CHALLENGE_KEY_FILE = 'bot/challenge.key'
 /** The longest cookie lifetime honoured, whatever the signed config says. */
 export const MAX_CHALLENGE_TTL_S = 30 * 86400
 const MIN_KEY_BYTES = 16
+/** The stick table (a backend of its own) of cookies whose HMAC matched. */
+export const BOT_VERIFIED_TABLE = 'lumos_bot_verified'
+/** Longest signed message cached ("<ip>|<expiry>|<host>": 45 + 1 + 10 + 1 + 253 = 310 at most for a real host). */
+const VERIFIED_MSG_MAX = 316
+/** Table key length: 43-character mac, ';', message. */
+const VERIFIED_KEY_LEN = 43 + 1 + VERIFIED_MSG_MAX
+/**
+ * Entries of the table. Memory is allocated per stored entry, about len + 100 bytes of
+ * session and tree overhead: 20 000 × ~460 B ≈ 9 MB at most.
+ */
+const VERIFIED_SIZE = '20k'
+/** How long a verified cookie is trusted without its HMAC (the expiry window is still checked every time). */
+export const BOT_VERIFIED_EXPIRE = '2m'
 
 /** Bad-bot user agents, case-insensitive substrings; see the file for the policy. */
 export function badBotsFile (templatesDir: string): string {
@@ -105,25 +132,36 @@ function challengeLines (ctx: RuleContext): string[] {
   const keyMap = inRunDir(ctx.runDir, CHALLENGE_KEY_FILE)
   const mac = 'hmac(sha256,txn.bot_key)'
   // "<ip>|<var a>|<host>": src cast to a string as %[src] prints it, then the variables.
-  const signed = (v: string): string => `src,concat(|,${v},|),concat(,txn.bot_host,),${mac}`
+  const message = (v: string): string => `src,concat(|,${v},|),concat(,txn.bot_host,)`
+  const signed = (v: string): string => `${message(v)},${mac}`
   const cookie = `${CHALLENGE_COOKIE}=%[var(txn.bot_nexp)].%[var(txn.bot_nmac)]; Path=/; Max-Age=%[var(txn.bot_ttl)]; HttpOnly; SameSite=Lax`
   // exp − now, with now the current date (exp: the cookie's expiry, a string cast to an integer)
   const left = 'date,neg,add(txn.bot_exp)'
+  // the cookie's expiry window: 1 ≤ exp − now ≤ ttl
+  const live = `{ ${left} -m int ge 1 } { ${left},sub(txn.bot_ttl) -m int le 0 }`
   return [
     // Which requests the challenge is for (a challenge domain, a page request); everything else skips all the work below.
     `http-request set-var(txn.bot_ttl) var(${HOST_KEY_VAR}),map_str_int(${inRunDir(ctx.runDir, BOT_CHALLENGE_MAP)})`,
     'acl bot_gate var(txn.bot_host) -m found',
     'acl bot_todo var(txn.bot_bucket) -m found',
     'acl bot_issue var(txn.bot_issue) -m bool',
+    'acl bot_hit var(txn.bot_hit) -m bool',
     'http-request set-var(txn.bot_host) req.hdr(host),host_only if { var(txn.bot_ttl) -m found } { req.fhdr(accept) -m sub -i text/html } { method GET HEAD } !{ path_beg /.well-known/ }',
     `http-request set-var(txn.bot_key) str(k),map(${keyMap}) if bot_gate`,
     // lumos_chk=<expiry>.<mac>: signature over ip|expiry|host, expiry in (now, now+ttl].
     `http-request set-var(txn.bot_exp) req.cook(${CHALLENGE_COOKIE}),field(1,.) if bot_gate`,
     `http-request set-var(txn.bot_mac) req.cook(${CHALLENGE_COOKIE}),field(2,.) if bot_gate`,
-    `http-request set-var(txn.bot_ok) ${signed('txn.bot_exp')},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate { ${left} -m int ge 1 } { ${left},sub(txn.bot_ttl) -m int le 0 }`,
+    `http-request set-var(txn.bot_msg) ${message('txn.bot_exp')} if bot_gate`,
+    // The cache key "<mac>;<message>", only when it fits the table's len (never truncated).
+    `http-request set-var(txn.bot_ck) var(txn.bot_mac),concat(;,txn.bot_msg) if bot_gate { var(txn.bot_mac),length -m int eq 43 } { var(txn.bot_msg),length -m int le ${VERIFIED_MSG_MAX} }`,
+    // In the window, a cookie already verified skips the HMAC (txn.bot_hit); otherwise the HMAC,
+    // and a match is stored in the table.
+    `http-request set-var(txn.bot_hit) bool(true) if bot_gate ${live} { var(txn.bot_ck),in_table(${BOT_VERIFIED_TABLE}) }`,
+    `http-request set-var(txn.bot_ok) var(txn.bot_msg),${mac},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate !bot_hit ${live}`,
+    `http-request track-sc2 var(txn.bot_ck) table ${BOT_VERIFIED_TABLE} if { var(txn.bot_ok) -m bool } { var(txn.bot_ck) -m found }`,
     // No valid cookie: the current bucket (also the page's), then lumos_pow=<bucket>.<nonce>,
     // whose bucket must be the current or the previous one.
-    `http-request set-var(txn.bot_bucket) date,div(${POW_BUCKET_S}) if bot_gate !{ var(txn.bot_ok) -m bool }`,
+    `http-request set-var(txn.bot_bucket) date,div(${POW_BUCKET_S}) if bot_gate !bot_hit !{ var(txn.bot_ok) -m bool }`,
     `http-request set-var(txn.bot_pn) req.cook(${POW_COOKIE}),field(2,.) if bot_todo`,
     `http-request set-var-fmt(txn.bot_pmsg) "pow|%[src]|%[req.cook(${POW_COOKIE}),field(1,.)]|%[var(txn.bot_host)]" if bot_todo { req.cook(${POW_COOKIE}),field(1,.),neg,add(txn.bot_bucket) -m int 0:1 }`,
     `http-request set-var(txn.bot_issue) bool(true) if bot_todo { var(txn.bot_pmsg),${mac},bytes(0,16),ub64enc,concat(,txn.bot_pn,),sha2(256),hex ${zeroBitsMatch(POW_BITS)} }`,
@@ -138,6 +176,15 @@ function challengeLines (ctx: RuleContext): string[] {
     `http-after-response add-header set-cookie "${cookie}%[ssl_fc,iif(; Secure,)]" if bot_issue`,
     `http-after-response add-header set-cookie "${POW_COOKIE}=; Path=/; Max-Age=0" if bot_issue`
   ]
+}
+
+/** The backend holding only the table of verified cookies (see the header comment). */
+export function botVerifiedSection (): string {
+  return [
+    `backend ${BOT_VERIFIED_TABLE}`,
+    `    # key "<mac>;<ip>|<expiry>|<host>", at most ${VERIFIED_KEY_LEN} bytes; ${VERIFIED_SIZE} entries of ~${VERIFIED_KEY_LEN + 100} B: 9 MB at most; no peers (empty after a reload)`,
+    `    stick-table type string len ${VERIFIED_KEY_LEN} size ${VERIFIED_SIZE} expire ${BOT_VERIFIED_EXPIRE}`
+  ].join('\n')
 }
 
 /** maps/bot-block.map: hostname and aliases of the domains blocking bad bots → 1, sorted. */
@@ -158,6 +205,7 @@ export function botChallengeMapContent (domains: readonly Domain[], hosts: HostI
  */
 export function botFrontendRules (domains: readonly Domain[], ctx: RuleContext): FrontendRules {
   const frontendLines: string[] = []
+  const sections: string[] = []
   const hosts = ctx.hosts ?? hostIndex(domains)
   const files: Record<string, string> = { [BOT_BLOCK_MAP]: botBlockMapContent(domains, hosts), [BOT_CHALLENGE_MAP]: botChallengeMapContent(domains, hosts) }
   // The WAF's lines (rendered before these when the node runs it) have set the host key.
@@ -170,8 +218,9 @@ export function botFrontendRules (domains: readonly Domain[], ctx: RuleContext):
     }
     frontendLines.push(...challengeLines(ctx))
     files[CHALLENGE_KEY_FILE] = challengeKeyMap(ctx.config.challengeKey)
+    sections.push(botVerifiedSection())
   }
-  return { frontendLines, files }
+  return sections.length > 0 ? { frontendLines, files, sections } : { frontendLines, files }
 }
 
 /**

@@ -114,6 +114,8 @@ export function renderHaproxyConfig (input: RenderInput): RenderedConfig {
     if (i > 0) backends += '\n'
     backends += renderBackend(domains[i]!, ctx, collected)
   }
+  // Sections of the frontend modules (a stick table of verified cookies …), after the backends.
+  for (const rules of frontend) for (const section of rules.sections ?? []) backends += `${backends === '' ? '' : '\n'}\n${section}`
   const files: Record<string, string> = {}
   for (const path of [...collected.keys()].sort()) files[path] = collected.get(path)!
   // The client timeout belongs to the frontend (HAProxy 2.6 cannot set it per backend):

@@ -41,6 +41,12 @@ export interface FrontendRules {
   frontendLines: string[]
   /** Generated files (maps keyed by Host), path relative to runDir → content. */
   files: Record<string, string>
+  /**
+   * Whole config sections the frontend lines refer to (e.g. a backend holding only a stick
+   * table), each "backend <name>" then its keywords indented by four spaces, lines joined
+   * with "\n"; rendered after the domains' backends. Names must not clash with a backend's.
+   */
+  sections?: string[]
 }
 
 export type RuleModule = (domain: Domain, ctx: RuleContext) => DomainRules

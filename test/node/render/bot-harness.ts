@@ -69,10 +69,12 @@ async function waitForPort (port: number, child: ChildProcess, stderr: () => str
  * Renders the bot rules for one domain on `HOST`, starts HAProxy on a free loopback port.
  * `answerInHaproxy` ends the backend with a 200 from HAProxy itself (the bench uses it to
  * measure the rules' cost without an origin in the way); otherwise requests reach the origin.
+ * `aliases` are served hosts of the domain besides `HOST`. The runtime API listens on
+ * `<dir>/admin.sock` (see runtimeCommand).
  */
-export async function startShield (bot: Partial<BotSettings>, key: Uint8Array, originPort: number, answerInHaproxy = false): Promise<Shield> {
+export async function startShield (bot: Partial<BotSettings>, key: Uint8Array, originPort: number, answerInHaproxy = false, aliases: string[] = []): Promise<Shield> {
   const dir = mkdtempSync(join(tmpdir(), 'lumos-bot-'))
-  const domain = withDomainDefaults({ id: 'dom_shop', hostname: HOST, serverIds: ['srv_a'], origins: [{ address: '127.0.0.1', port: originPort, weight: 100, tls: false }], bot: { blockBadBots: false, jsChallenge: false, challengeTtlS: 3600, ...bot } })
+  const domain = withDomainDefaults({ id: 'dom_shop', hostname: HOST, aliases, serverIds: ['srv_a'], origins: [{ address: '127.0.0.1', port: originPort, weight: 100, tls: false }], bot: { blockBadBots: false, jsChallenge: false, challengeTtlS: 3600, ...bot } })
   const ctx = { config: configWith(key), templatesDir: TEMPLATES_DIR, runDir: dir, node: { waf: false, badBots: domain.bot.blockBadBots, challenge: domain.bot.jsChallenge } }
   const frontend = botFrontendRules([domain], ctx)
   const rules = botRules(domain, ctx)
@@ -83,6 +85,7 @@ export async function startShield (bot: Partial<BotSettings>, key: Uint8Array, o
   const port = await freePort()
   const cfg = [
     'global',
+    `    stats socket ${join(dir, 'admin.sock')} mode 600 level admin`,
     '    log stderr format short local0 warning',
     'defaults',
     '    mode http',
@@ -98,6 +101,7 @@ export async function startShield (bot: Partial<BotSettings>, key: Uint8Array, o
     ...rules.backendLines.map(line => `    ${line}`),
     ...(answerInHaproxy ? ['    http-request return status 200 content-type text/html string "<h1>haproxy page</h1>"'] : []),
     `    server origin1 127.0.0.1:${originPort}`,
+    ...(frontend.sections ?? []),
     ''
   ].join('\n')
   writeFileSync(join(dir, 'haproxy.cfg'), cfg)
@@ -119,6 +123,18 @@ export async function startShield (bot: Partial<BotSettings>, key: Uint8Array, o
     throw err
   }
   return { port, dir, pid: child.pid ?? 0, stop }
+}
+
+/** One command on the shield's runtime API; its whole answer. */
+export async function runtimeCommand (shield: Shield, command: string): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    let answer = ''
+    const socket = createConnection(join(shield.dir, 'admin.sock'), () => socket.end(`${command}\n`))
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => { answer += chunk })
+    socket.on('end', () => resolve(answer))
+    socket.on('error', reject)
+  })
 }
 
 export interface GetOptions { headers?: Record<string, string>, localAddress?: string, method?: string, path?: string }

@@ -8,9 +8,9 @@ import { runInNewContext } from 'node:vm'
 import t, { type Test } from 'tap'
 import { withDomainDefaults } from '../../../proto/domain-settings.ts'
 import type { BotSettings } from '../../../proto/codec.ts'
-import { botChallengeMapContent, botFrontendRules, botRules, CHALLENGE_KEY_FILE, POW_BITS, POW_BUCKET_S, zeroBitsMatch } from '../../../node/render/bot-protection.ts'
+import { BOT_VERIFIED_TABLE, botChallengeMapContent, botFrontendRules, botRules, CHALLENGE_KEY_FILE, POW_BITS, POW_BUCKET_S, zeroBitsMatch } from '../../../node/render/bot-protection.ts'
 import type { RuleContext } from '../../../node/render/rules.ts'
-import { configWith, freePort, get, HOST, solvePow, startOrigin, startShield, TEMPLATES_DIR, type Answer, type Origin } from './bot-harness.ts'
+import { configWith, freePort, get, HOST, runtimeCommand, solvePow, startOrigin, startShield, TEMPLATES_DIR, type Answer, type Origin, type Shield } from './bot-harness.ts'
 
 const KEY = randomBytes(32)
 const ctx: RuleContext = { config: configWith(KEY), templatesDir: '/usr/share/lumos/haproxy-templates', runDir: '/run/lumos', node: { waf: false, badBots: false, challenge: false } }
@@ -83,6 +83,20 @@ t.test('the challenge TTL comes from the host map: it bounds the cookie lifetime
   t.match(text, 'map_str_int(/run/lumos/maps/bot-challenge.map)')
   t.match(text, 'add(txn.bot_ttl)')
   t.match(text, 'Max-Age=%[var(txn.bot_ttl)];')
+})
+
+t.test('the table of verified cookies is a backend of its own, only on a challenge node, with keys never truncated', async t => {
+  const domain = domainWith({ jsChallenge: true })
+  const on = botFrontendRules([domain], { ...ctx, node: { waf: false, badBots: false, challenge: true } })
+  t.equal(on.sections?.length, 1)
+  const section = on.sections?.[0] ?? ''
+  t.match(section, new RegExp(`^backend ${BOT_VERIFIED_TABLE}\n`))
+  const len = Number(/stick-table type string len (\d+) size \S+ expire \d+[sm]$/m.exec(section)?.[1])
+  const msgMax = Number(/\{ var\(txn\.bot_msg\),length -m int le (\d+) \}/.exec(on.frontendLines.join('\n'))?.[1])
+  t.ok(msgMax >= 45 + 1 + 10 + 1 + 253, 'every real host, IPv6 client and 10-digit expiry fits')
+  t.equal(len, 43 + 1 + msgMax, 'the longest key stored is the table key length')
+  t.match(on.frontendLines.join('\n'), '{ var(txn.bot_mac),length -m int eq 43 }')
+  t.equal(botFrontendRules([domainWith({ blockBadBots: true })], { ...ctx, node: { waf: false, badBots: true, challenge: false } }).sections, undefined)
 })
 
 t.test('bad bots are refused before the challenge is considered', async t => {
@@ -195,6 +209,67 @@ t.test('forged, expired, other-IP, other-host and over-long cookies are challeng
   for (const [name, cookie, localAddress] of cases) {
     t.ok(isChallenge(await get(port, { headers: { cookie }, localAddress })), name)
   }
+})
+
+const ALIAS = 'www.shop.example.com'
+/** The keys of the table of verified cookies. */
+async function verifiedKeys (shield: Shield): Promise<string[]> {
+  const table = await runtimeCommand(shield, `show table ${BOT_VERIFIED_TABLE}`)
+  return [...table.matchAll(/ key=(\S+)/g)].map(m => m[1]!)
+}
+const cacheKey = (cookie: string, ip: string, host = HOST) => {
+  const [expiry, mac] = cookie.replace('lumos_chk=', '').split('.')
+  return `${mac};${ip}|${expiry}|${host}`
+}
+
+t.test('a verified cookie is cached: the next request skips the HMAC; another host, IP or expiry is still verified and refused', async t => {
+  const started = await startShield({ jsChallenge: true, challengeTtlS: 600 }, KEY, origin.port, false, [ALIAS])
+  t.teardown(started.stop)
+  const { port } = started
+  t.same(await verifiedKeys(started), [], 'empty at start')
+  const expiry = nowS() + 300
+  const cookie = cookieFor(KEY, '127.0.0.1', expiry)
+  t.equal((await get(port, { headers: { cookie } })).status, 200, 'first request: verified by HMAC')
+  t.same(await verifiedKeys(started), [cacheKey(cookie, '127.0.0.1')], 'and stored with mac, IP, expiry and host')
+  const again = await get(port, { headers: { cookie } })
+  t.equal(again.status, 200, 'second request: from the cache')
+  t.equal(again.headers['set-cookie'], undefined)
+  t.same(await verifiedKeys(started), [cacheKey(cookie, '127.0.0.1')], 'a hit stores nothing')
+  const cases: Array<[string, string, string?, string?]> = [
+    ['the cached cookie for the alias', cookie, undefined, ALIAS],
+    ['the cached cookie from another IP', cookie, '127.0.0.2'],
+    ['the cached signature with another expiry', cookie.replace(`=${expiry}.`, `=${expiry + 1}.`)],
+    ['the cached signature with an expiry plus a suffix', cookie.replace(`=${expiry}.`, `=${expiry}|${HOST}.`)]
+  ]
+  for (const [name, c, localAddress, host] of cases) {
+    t.ok(isChallenge(await get(port, { headers: { cookie: c, ...(host === undefined ? {} : { host }) }, localAddress })), name)
+  }
+  const aliasCookie = cookieFor(KEY, '127.0.0.1', expiry, ALIAS)
+  t.equal((await get(port, { headers: { cookie: aliasCookie, host: ALIAS } })).status, 200, "the alias's own cookie passes")
+  t.same((await verifiedKeys(started)).sort(), [cacheKey(cookie, '127.0.0.1'), cacheKey(aliasCookie, '127.0.0.1', ALIAS)].sort(), 'only verified cookies were stored')
+  // Proof that a hit skips the HMAC: a key planted through the runtime API passes with a forged mac…
+  const forged = `lumos_chk=${expiry}.${randomBytes(32).toString('base64url')}`
+  t.ok(isChallenge(await get(port, { headers: { cookie: forged } })), 'a forged mac is refused')
+  await runtimeCommand(started, `set table ${BOT_VERIFIED_TABLE} key ${cacheKey(forged, '127.0.0.1').replace(';', '\\;')}`)
+  t.ok((await verifiedKeys(started)).includes(cacheKey(forged, '127.0.0.1')), 'planted')
+  t.equal((await get(port, { headers: { cookie: forged } })).status, 200, 'a planted key is trusted (the HMAC is skipped)')
+  // …but never outside the expiry window.
+  const expired = `lumos_chk=${nowS() - 1}.${randomBytes(32).toString('base64url')}`
+  await runtimeCommand(started, `set table ${BOT_VERIFIED_TABLE} key ${cacheKey(expired, '127.0.0.1').replace(';', '\\;')}`)
+  t.ok((await verifiedKeys(started)).includes(cacheKey(expired, '127.0.0.1')), 'planted')
+  t.ok(isChallenge(await get(port, { headers: { cookie: expired } })), 'a cached key past its expiry is refused')
+})
+
+t.test('a cached cookie is refused once it expires', async t => {
+  const started = await startShield({ jsChallenge: true, challengeTtlS: 600 }, KEY, origin.port)
+  t.teardown(started.stop)
+  const expiry = nowS() + 2
+  const cookie = cookieFor(KEY, '127.0.0.1', expiry)
+  t.equal((await get(started.port, { headers: { cookie } })).status, 200)
+  t.equal((await get(started.port, { headers: { cookie } })).status, 200, 'from the cache')
+  await new Promise(resolve => setTimeout(resolve, expiry * 1000 - Date.now() + 100))
+  t.ok((await verifiedKeys(started)).includes(cacheKey(cookie, '127.0.0.1')), 'still in the table')
+  t.ok(isChallenge(await get(started.port, { headers: { cookie } })), 'but expired: challenged')
 })
 
 t.test('wrong, stale or other-IP proofs of work are challenged again', async t => {

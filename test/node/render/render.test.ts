@@ -143,6 +143,7 @@ t.test('WAF and bot checks run once in the frontend before use_backend; their ve
     const own = name === 'site_dom_full' ? ['http-request track-sc0 src'] : []
     inOrder(backend, ['http-request deny deny_status 403 if { var(txn.bl_hit) -m bool }', ...own, ...wafRules(guarded, ctx).backendLines, ...botRules(guarded, ctx).backendLines, 'server origin1 '])
   }
+  t.ok(cfg.endsWith(`\n\n${botFrontendRules(config.domains, ctx).sections?.[0] ?? '?'}\n`), 'the table of verified cookies is the last section')
   t.notMatch(cfg.slice(cfg.indexOf('\nbackend ')), 'lua.lumos_waf', 'no WAF inspection in any backend')
   t.notMatch(cfg.slice(cfg.indexOf('\nbackend ')), /-m reg|-f |map\(/, 'no regex, pattern file or map in any backend')
   t.testdirName = join(tmpdir(), `lumos-render-${process.pid}-guarded`)
