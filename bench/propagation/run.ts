@@ -9,7 +9,7 @@
 // Also: the bulk import of the domains (API time, and until applied everywhere), gossip
 // delivery alone (signed → stored on every node) and, beside it, etcd watch delivering a
 // payload of the same size to the same number of subscribers.
-// Usage: npm run bench -- propagation [--nodes 3,10,20] [--domains 10,1000,10000] [--changes 30] [--reload-changes 10]
+// Usage: npm run bench -- propagation [--nodes 3,10,20] [--domains 10,1000,10000] [--changes 30] [--reload-changes 10] [--out file.json] [--keep-logs]
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -53,7 +53,7 @@ const APPLY_TIMEOUT_MS = 120_000
 /** 20 node processes loading at once on 2 shared cores took over 100 s to enroll. */
 const START_TIMEOUT_MS = 600_000
 
-async function runCase (nodes: number, domains: number, changes: number, reloadChanges: number): Promise<Row> {
+async function runCase (nodes: number, domains: number, changes: number, reloadChanges: number, keepLogsAlways = false): Promise<Row> {
   const baseDir = await mkdtemp(join(tmpdir(), 'lumos-bp-'))
   const fleet = await LocalFleet.start({ baseDir, nodeCount: nodes, logLevel: 'info', startTimeoutMs: START_TIMEOUT_MS, startConcurrency: 4 }).catch(async (err: Error) => {
     await rm(join(baseDir, 'coordinator'), { recursive: true, force: true })
@@ -61,7 +61,7 @@ async function runCase (nodes: number, domains: number, changes: number, reloadC
   })
   const nodeWatch = new LogWatch(fleet.nodes.map(n => fleet.logPath(n.name)), [APPLIED, STORED, RUNTIME, RELOADED])
   const coordinatorWatch = new LogWatch([fleet.logPath('coordinator')], ['config version signed'])
-  let keepLogs = false
+  let keepLogs = keepLogsAlways
   try {
     const [originA, originB] = [await fleet.startOrigin('a'), await fleet.startOrigin('b')]
     const servers = fleet.nodes.map(n => n.serverId)
@@ -134,7 +134,7 @@ async function lastEnvelopeBytes (coordinatorLog: string): Promise<number> {
   return (JSON.parse(lines[lines.length - 1] as string) as { bytes: number }).bytes
 }
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '3,10,20' }, domains: { type: 'string', default: '10,1000,10000' }, changes: { type: 'string', default: '30' }, 'reload-changes': { type: 'string', default: '10' }, out: { type: 'string', default: 'propagation.json' } } })
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '3,10,20' }, domains: { type: 'string', default: '10,1000,10000' }, changes: { type: 'string', default: '30' }, 'reload-changes': { type: 'string', default: '10' }, out: { type: 'string', default: 'propagation.json' }, 'keep-logs': { type: 'boolean', default: false } } })
 // Results are written after every case, so a long matrix cut short still leaves its rows.
 const rows: Row[] = []
 const failed: Array<{ nodes: number, domains: number, error: string }> = []
@@ -143,7 +143,7 @@ await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 for (const domains of list(values.domains)) {
   for (const nodes of list(values.nodes)) {
     try {
-      rows.push(await runCase(nodes, domains, Number(values.changes), Number(values['reload-changes'])))
+      rows.push(await runCase(nodes, domains, Number(values.changes), Number(values['reload-changes']), values['keep-logs']))
     } catch (err) {
       console.error(`\n${nodes} nodes × ${domains} domains failed: ${(err as Error).message}`)
       failed.push({ nodes, domains, error: (err as Error).message.slice(0, 2000) })

@@ -82,6 +82,12 @@ export class ConfigApplier {
   /** The newest version ever scheduled: a retry is for it only. */
   private newest = -1
   private retry: { version: number, attempt: number, timer: NodeJS.Timeout } | undefined
+  /**
+   * What this process last wrote as haproxy.cfg and the generated files, so an apply does not
+   * read ~1 MB back from disk at 1 000 domains; undefined after a start or a failed write
+   * (then read from disk). Only this applier writes them.
+   */
+  private onDisk: OnDisk | undefined
 
   constructor (init: ConfigApplierInit) {
     this.init = init
@@ -109,10 +115,14 @@ export class ConfigApplier {
       const config = this.pending
       this.pending = undefined
       try {
-        const result = await this.applyNow(config)
-        this.failure = undefined
-        this.cancelRetry()
-        await this.init.onApplied(result)
+        const { result, persist } = await this.applyNow(config)
+        try {
+          this.failure = undefined
+          this.cancelRetry()
+          await this.init.onApplied(result)
+        } finally {
+          await persist?.()
+        }
       } catch (err) {
         this.failure = { version: config.version, err: err as Error }
         this.init.onFailed(config.version, err as Error)
@@ -149,7 +159,8 @@ export class ConfigApplier {
     this.retry = undefined
   }
 
-  private async applyNow (config: ConfigVersion): Promise<ApplyResult> {
+  /** Applies one version; `persist`, when set, writes files HAProxy already runs from memory (after onApplied, before the next apply). */
+  private async applyNow (config: ConfigVersion): Promise<{ result: ApplyResult, persist?: () => Promise<void> }> {
     const started = performance.now()
     const { haproxy, runDir } = this.init
     const log = this.init.logger.child({ version: config.version })
@@ -158,13 +169,16 @@ export class ConfigApplier {
     const renderMs = performance.now() - started
     const madeCerts = await this.certs.ensure(rendered.certificates)
     const running = await haproxy.status()
-    const live = await readFile(this.configFile, 'utf8').then(splitHashMarker, () => undefined)
-    const result = (reloaded: boolean, runtime: boolean): ApplyResult => ({ version: config.version, renderHash: rendered.hash, reloaded, runtime, durationMs: performance.now() - started })
+    const onDisk = this.onDisk
+    const live = onDisk?.live ?? await readFile(this.configFile, 'utf8').then(splitHashMarker, () => undefined)
+    const result = (reloaded: boolean, runtime: boolean): { result: ApplyResult } => ({ result: { version: config.version, renderHash: rendered.hash, reloaded, runtime, durationMs: performance.now() - started } })
     if (running !== undefined && live?.hash === rendered.hash && madeCerts.length === 0) {
       log.debug('rendered config unchanged; no reload')
       return result(false, false)
     }
-    const current = await readFileSet(runDir, Object.keys(rendered.files))
+    const paths = Object.keys(rendered.files)
+    const current = onDisk === undefined ? await readFileSet(runDir, paths) : Object.fromEntries(paths.map(path => [path, onDisk.files[path]]))
+    const written: OnDisk = { live: { cfg: rendered.haproxyCfg, hash: rendered.hash }, files: rendered.files }
     let reason: string
     const servers = live === undefined ? undefined : planServerUpdate(live.cfg, rendered.haproxyCfg)
     if (running === undefined) reason = 'HAProxy not running: start'
@@ -176,13 +190,13 @@ export class ConfigApplier {
         const commands = [...servers, ...entries]
         try {
           await haproxy.runtime(commands)
-          await writeChanged(runDir, current, rendered.files)
-          // Written after HAProxy took the change, so a restart or the next diff starts from what runs.
-          await writeFileAtomic(this.configFile, withHashMarker(rendered.haproxyCfg, rendered.hash))
-          await pruneStale(runDir, rendered.files)
+          this.onDisk = written
           const durationMs = performance.now() - started
           log.info({ domains: rendered.domainCount, commands: commands.length, servers: servers.length, files: changedFiles(current, rendered.files), durationMs: round(durationMs) }, 'config applied through the runtime API')
-          return result(false, true)
+          // HAProxy runs the change: the files follow after onApplied (fsyncs of ~1 MB are off the
+          // version's path), before the next apply. A node killed in between finds the previous
+          // files and config on disk, re-applies the stored version and converges.
+          return { ...result(false, true), persist: async () => { await this.persist(written, current, log) } }
         } catch (err) {
           log.warn({ err }, 'runtime API update failed; reloading instead')
           reason = `runtime API update failed: ${(err as Error).message.slice(0, 200)}`
@@ -191,10 +205,25 @@ export class ConfigApplier {
         reason = `files changed: ${summarize(changedFiles(current, rendered.files))}`
       }
     }
+    this.onDisk = undefined
     const timings = await this.reload(config.version, rendered, current, reason, log)
+    this.onDisk = written
     const durationMs = performance.now() - started
     log.info({ domains: rendered.domainCount, reason, renderMs: round(renderMs), ...timings, durationMs: round(durationMs) }, 'config applied and HAProxy reloaded')
     return result(true, false)
+  }
+
+  /** Writes what the runtime API made live; on failure the next apply reads the disk again. */
+  private async persist (next: OnDisk, current: FileSet, log: Logger): Promise<void> {
+    try {
+      await writeChanged(this.init.runDir, current, next.files)
+      // The config with its hash, so a restart or the next diff starts from what runs.
+      await writeFileAtomic(this.configFile, withHashMarker(next.live.cfg, next.live.hash))
+      await pruneStale(this.init.runDir, next.files)
+    } catch (err) {
+      if (this.onDisk === next) this.onDisk = undefined
+      log.error({ err }, 'could not write the config HAProxy runs through the runtime API; the next apply reads the disk again (check free space and permissions of the run dir)')
+    }
   }
 
   /** Writes, checks, swaps and reloads; restores the last-known-good files and config on failure. */
@@ -244,6 +273,12 @@ export class ConfigApplier {
     await pruneStale(runDir, rendered.files)
     return { reloadId: id, checkMs: round(checkMs), reloadMs: round(performance.now() - started - checkMs) }
   }
+}
+
+/** haproxy.cfg (without its hash line) and the generated files, as on disk. */
+interface OnDisk {
+  live: { cfg: string, hash: string }
+  files: Record<string, string>
 }
 
 // The render hash is kept as the config's last line so a restarted node knows what is live.

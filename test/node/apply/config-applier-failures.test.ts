@@ -4,7 +4,7 @@
 // recorded reload) before it asserts the recovery: last-known-good files and config back
 // on disk, the old worker still serving, and the next good version applied — or the same
 // version retried after a backoff once the cause is gone (never a config haproxy -c refused).
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
@@ -119,4 +119,35 @@ t.test('a config refused by haproxy -c is not retried', async t => {
   await new Promise(resolve => setTimeout(resolve, 600))
   t.equal(scene.failures.length, 1, 'no second attempt')
   t.equal(scene.applier.reloads.filter(r => r.version === 2).length, 1, 'one recorded attempt')
+})
+
+t.test('a runtime-API change whose files cannot be written is logged, and the next version reads the disk again and converges', async t => {
+  const blacklistMap = (dir: string): string => join(dir, 'maps/blacklist.map')
+  let scene: Awaited<ReturnType<typeof startScene>> | undefined
+  // Right after version 2 went live, its blacklist map path becomes a directory: the write that follows fails.
+  scene = await startScene(t, {
+    onApplied: async (result) => {
+      scene?.applied.push(result)
+      if (result.version === 2 && scene !== undefined) {
+        await rm(blacklistMap(scene.dir), { force: true })
+        await mkdir(blacklistMap(scene.dir))
+      }
+    }
+  })
+  const blacklisted = (ip: string): ReturnType<typeof scene.domain> => scene!.domain({ waf: { ipBlacklist: [ip], rateLimitRequests: 0, rateLimitWindowS: 10, owasp: false, paranoia: 1 } })
+  await scene.apply(scene.version(1, [blacklisted('127.0.0.9')]))
+  const two = await scene.apply(scene.version(2, [blacklisted('127.0.0.3')]))
+  t.match(two, { reloaded: false, runtime: true }, 'version 2 went live through the runtime API')
+  t.equal((await scene.get('/', { from: '127.0.0.3' })).status, 403, 'and HAProxy enforces it')
+  const log = await readFile(join(scene.dir, 'node.log'), 'utf8')
+  t.match(log, /could not write the config HAProxy runs through the runtime API/, 'the failed write is logged with what to check')
+  t.match(await readFile(join(scene.dir, 'haproxy.cfg'), 'utf8'), /# lumos-render-hash /, 'haproxy.cfg is still a whole config')
+
+  await rm(blacklistMap(scene.dir), { recursive: true })
+  const three = await scene.apply(scene.version(3, [blacklisted('127.0.0.4')]))
+  t.ok(three !== undefined, 'version 3 applies')
+  t.equal((await scene.get('/', { from: '127.0.0.4' })).status, 403, 'its entry is enforced')
+  t.equal((await scene.get('/', { from: '127.0.0.3' })).status, 200, 'the entry of version 2 is gone')
+  t.match(await readFile(blacklistMap(scene.dir), 'utf8'), /^127\.0\.0\.4 /, 'the blacklist map on disk is version 3\'s')
+  t.equal(scene.failures.length, 0, 'no version failed')
 })
