@@ -12,6 +12,7 @@ import type { Logger } from 'pino'
 import type { ConfigVersion, SignedEnvelope, SyncRequest } from '../proto/codec.ts'
 import { decodeConfigPayload, encodeEnvelope, exportPublicKey, keyIdOf, readConfigHeader, type ConfigHeader } from '../proto/envelope.ts'
 import { signedEnvelopeCodec } from '../proto/codec.ts'
+import { ConfigDecoder } from '../proto/config-decoder.ts'
 import { authenticateEnvelopeChained, verifyEnvelopeChained, type ChainedAuthentication } from '../proto/key-rotation.ts'
 import { isLumosError, LumosError } from '../proto/lumos-error.ts'
 import type { ConfigApplier } from './apply/config-applier.ts'
@@ -60,6 +61,8 @@ export class ShieldNode {
   private receiving = 0
   /** Verified by the gossip validator, handed to receive() by the same bytes: verified once. */
   private readonly accepted: Array<{ bytes: Uint8Array, opened: Authenticated }> = []
+  /** Reuses the previous version's decoded domains (and with them the renderer's per-domain output). */
+  private readonly decoder = new ConfigDecoder()
 
   constructor (init: ShieldNodeInit) {
     this.init = init
@@ -189,7 +192,7 @@ export class ShieldNode {
       await this.init.store.putVersion(version, bytes ?? encodeEnvelope(envelope))
       this.init.onStored?.(version, from)
       this.init.logger.info({ version, peer: from }, 'config version received and stored')
-      const config = decodeConfigPayload(envelope)
+      const config = decodeConfigPayload(envelope, this.decoder.decode.bind(this.decoder))
       if (config.accountId !== header.accountId || config.version !== version) {
         throw new LumosError('MALFORMED_MESSAGE', `config payload names account ${config.accountId} version ${config.version}, its header ${header.accountId} version ${version}`)
       }

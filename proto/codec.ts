@@ -2,7 +2,7 @@
 // nodes. Decoding is strict: unknown enums or malformed bytes throw MALFORMED_MESSAGE.
 import { readFileSync } from 'node:fs'
 import protobuf from 'protobufjs'
-import { normalizeDecodedConfig } from './domain-settings.ts'
+import { normalizeDecodedConfig, normalizeDecodedDomain } from './domain-settings.ts'
 import { LumosError } from './lumos-error.ts'
 
 export interface Origin {
@@ -202,6 +202,12 @@ const rawConfigVersionCodec = codecFor<ConfigVersion>('ConfigVersion')
 export const configVersionCodec = {
   encode: rawConfigVersionCodec.encode,
   decode: (bytes: Uint8Array): ConfigVersion => normalizeDecodedConfig(rawConfigVersionCodec.decode(bytes))
+}
+const rawDomainCodec = codecFor<Domain>('Domain')
+/** One Domain message (proto/config-decoder.ts decodes the domains of a version one by one). */
+export const domainCodec = {
+  encode: rawDomainCodec.encode,
+  decode: (bytes: Uint8Array): Domain => normalizeDecodedDomain(rawDomainCodec.decode(bytes))
 }
 export const signedEnvelopeCodec = codecFor<SignedEnvelope>('SignedEnvelope')
 export const keyRotationCodec = codecFor<KeyRotation>('KeyRotation')

@@ -33,14 +33,19 @@ export function withDomainDefaults (input: DomainInput): Domain {
  * so only absent (null) messages need filling.
  */
 export function normalizeDecodedConfig (config: ConfigVersion): ConfigVersion {
-  for (const domain of config.domains as Array<Nullable<Domain>>) {
-    domain.tls ??= { ...DEFAULT_TLS }
-    domain.waf ??= { ...DEFAULT_WAF, ipBlacklist: [] }
-    domain.bot ??= { ...DEFAULT_BOT }
-    domain.timeouts ??= { ...DEFAULT_TIMEOUTS }
-    domain.failover ??= { ...DEFAULT_FAILOVER }
-  }
+  for (const domain of config.domains) normalizeDecodedDomain(domain)
   return config
+}
+
+/** normalizeDecodedConfig for one decoded Domain, in place. */
+export function normalizeDecodedDomain (decoded: Domain): Domain {
+  const domain = decoded as Nullable<Domain>
+  domain.tls ??= { ...DEFAULT_TLS }
+  domain.waf ??= { ...DEFAULT_WAF, ipBlacklist: [] }
+  domain.bot ??= { ...DEFAULT_BOT }
+  domain.timeouts ??= { ...DEFAULT_TIMEOUTS }
+  domain.failover ??= { ...DEFAULT_FAILOVER }
+  return decoded
 }
 
 /** A Domain as protobufjs decodes it: nested messages may be null. */

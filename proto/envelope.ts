@@ -86,12 +86,16 @@ export function signEncodedConfig (raw: Uint8Array, key: SigningKey, keyRotation
   return { payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding: compress ? 'br' : '', keyRotations }
 }
 
-/** The full ConfigVersion of an authenticated envelope. Throws MALFORMED_MESSAGE. */
-export function decodeConfigPayload (envelope: SignedEnvelope): ConfigVersion {
-  if (envelope.payloadEncoding === '') return configVersionCodec.decode(envelope.payload)
+/**
+ * The full ConfigVersion of an authenticated envelope; `decode` turns the payload's bytes into
+ * it (a ConfigDecoder's, proto/config-decoder.ts, to reuse the previous version's domains).
+ * Throws MALFORMED_MESSAGE.
+ */
+export function decodeConfigPayload (envelope: SignedEnvelope, decode: (bytes: Uint8Array) => ConfigVersion = configVersionCodec.decode): ConfigVersion {
+  if (envelope.payloadEncoding === '') return decode(envelope.payload)
   if (envelope.payloadEncoding !== 'br') throw unknownEncoding(envelope.payloadEncoding)
   try {
-    return configVersionCodec.decode(brotliDecompressSync(envelope.payload, { maxOutputLength: MAX_CONFIG_BYTES }))
+    return decode(brotliDecompressSync(envelope.payload, { maxOutputLength: MAX_CONFIG_BYTES }))
   } catch (err) {
     if (isLumosError(err)) throw err
     throw new LumosError('MALFORMED_MESSAGE', `cannot decompress config payload: ${(err as Error).message}`, { cause: err })

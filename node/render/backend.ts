@@ -57,6 +57,27 @@ const LINE = '\n    '
  * arrays of lines joined per backend were a large share of render time.
  */
 export function renderBackend (domain: Domain, ctx: RuleContext, files: Map<string, string>): string {
+  // A frozen domain (proto/config-decoder.ts reuses it across versions) cannot have changed
+  // since it was rendered: its backend and files are taken as they were.
+  if (!Object.isFrozen(domain)) return buildBackend(domain, ctx, files)
+  const key = `${ctx.runDir}\0${ctx.templatesDir}\0${Number(ctx.node.waf)}${Number(ctx.node.badBots)}${Number(ctx.node.challenge)}`
+  let cached = renderedBackends.get(domain)
+  if (cached?.key !== key) {
+    const own = new Map<string, string>()
+    cached = { key, text: buildBackend(domain, ctx, own), files: [...own] }
+    renderedBackends.set(domain, cached)
+  }
+  for (const [path, content] of cached.files) files.set(path, content)
+  return cached.text
+}
+
+/**
+ * Backends of frozen domains with what they were rendered for (key: run dir, templates dir,
+ * node features — all a per-domain rule module may depend on, node/render/rules.ts).
+ */
+const renderedBackends = new WeakMap<Domain, { key: string, text: string, files: Array<[string, string]> }>()
+
+function buildBackend (domain: Domain, ctx: RuleContext, files: Map<string, string>): string {
   const errors = errorPageRules(domain, ctx.runDir)
   for (const path in errors.files) files.set(path, errors.files[path]!)
   let text = `\nbackend ${backendName(domain)}${LINE}# ${domain.hostname}${LINE}balance roundrobin` +

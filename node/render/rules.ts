@@ -1,6 +1,6 @@
 // The contract between the renderer and the rule modules (WAF, bot protection, blacklist,
-// rate limiting …). A per-domain module is a pure function of the domain and the signed
-// config that returns the HAProxy lines for the domain's backend and any files it needs.
+// rate limiting …). A per-domain module is a pure function of the domain and the node's
+// context (run dir, templates dir, features) that returns the HAProxy lines for the domain's backend and any files it needs.
 // Checks that would cost HAProxy a compiled regex or a loaded pattern file per backend run
 // once per node in the shared frontend instead (a frontend module: every domain of the
 // node in, frontend lines and a map of the domains concerned out), and their per-domain
@@ -49,6 +49,10 @@ export interface FrontendRules {
   sections?: string[]
 }
 
+/**
+ * Depends on the domain and ctx.runDir, ctx.templatesDir and ctx.node only (never on the rest
+ * of ctx.config): the backend of a domain reused across versions is rendered once for them.
+ */
 export type RuleModule = (domain: Domain, ctx: RuleContext) => DomainRules
 
 export const NO_RULES: Readonly<DomainRules> = Object.freeze({ backendLines: [], files: {} })

@@ -5,7 +5,7 @@
 // (fake-cloudflare.ts) in this process and gives the coordinator its URL and token, so
 // DNS failover really moves records the caller can inspect (fleet.cloudflare).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { createServer, request, type Server } from 'node:http'
 import { createServer as createNetServer } from 'node:net'
@@ -17,14 +17,39 @@ import { FakeCloudflare } from './fake-cloudflare.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
+/**
+ * A loopback TCP port free right now, for a process started next to listen on. Picked below
+ * the kernel's ephemeral range: a port the kernel hands out (listen on 0) is also what it
+ * gives the next outgoing connection, and with 20 nodes dialling each other one was taken
+ * before its node listened. Ports handed out by this process are not handed out again.
+ */
 export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
+  const low = EPHEMERAL_LOW - FREE_PORT_SPAN
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * FREE_PORT_SPAN)
+    if (handedOut.has(port) || !await canListen(port)) continue
+    handedOut.add(port)
+    return port
+  }
+  throw new Error(`no free loopback port in ${low}-${EPHEMERAL_LOW - 1} after 200 tries`)
+}
+
+/** Start of the kernel's ephemeral port range (net.ipv4.ip_local_port_range). */
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Math.max(Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]), 12_000)
+  } catch {
+    return 32_768
+  }
+})()
+const FREE_PORT_SPAN = 10_000
+const handedOut = new Set<number>()
+
+async function canListen (port: number): Promise<boolean> {
+  return await new Promise(resolve => {
     const server = createNetServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
   })
 }
 

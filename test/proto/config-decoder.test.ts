@@ -1,0 +1,72 @@
+// ConfigDecoder: the same result as a plain decode, with unchanged domains reused (and
+// frozen) between versions, and the renderer's output unchanged by the reuse.
+import t from 'tap'
+import { configVersionCodec, type ConfigVersion } from '../../proto/codec.ts'
+import { ConfigDecoder } from '../../proto/config-decoder.ts'
+import { withDomainDefaults } from '../../proto/domain-settings.ts'
+import { renderHaproxyConfig } from '../../node/render/render.ts'
+
+const TEMPLATES_DIR = new URL('../../haproxy-templates', import.meta.url).pathname
+
+function version (n: number, ports: number[], extra: Partial<ConfigVersion> = {}): ConfigVersion {
+  return {
+    accountId: 'acc_test',
+    version: n,
+    previousHash: new Uint8Array([n]),
+    issuedAtMs: 1000 + n,
+    servers: [{ id: 'srv_a', name: 'a', peerId: 'p', multiaddrs: ['/ip4/127.0.0.1/tcp/1'], publicIp: '192.0.2.1', status: 'active' }],
+    domains: ports.map((port, i) => withDomainDefaults({
+      id: `dom_${i}`,
+      hostname: `site${i}.example.com`,
+      serverIds: ['srv_a'],
+      origins: [{ address: '127.0.0.1', port, weight: 100, tls: false }],
+      ...(i === 1 ? { waf: { ipBlacklist: ['192.0.2.7'], rateLimitRequests: 10, rateLimitWindowS: 10, owasp: true, paranoia: 2 }, errorPages: [{ status: 503, html: '<p>later</p>' }] } : {})
+    })),
+    accountIpBlacklist: ['198.51.100.0/24'],
+    challengeKey: new Uint8Array(32).fill(n),
+    ...extra
+  }
+}
+
+t.test('decodes like configVersionCodec.decode and reuses the domains whose bytes did not change', async t => {
+  const decoder = new ConfigDecoder()
+  const v1 = configVersionCodec.encode(version(1, [8001, 8002, 8003]))
+  const first = decoder.decode(v1)
+  t.same(first, configVersionCodec.decode(v1), 'the same ConfigVersion as a plain decode')
+  t.ok(Object.isFrozen(first.domains[1]) && Object.isFrozen(first.domains[1]!.waf.ipBlacklist), 'decoded domains are deep-frozen')
+
+  const v2 = configVersionCodec.encode(version(2, [8001, 9002, 8003]))
+  const second = decoder.decode(v2)
+  t.same(second, configVersionCodec.decode(v2), 'the next version too')
+  t.equal(second.domains[0], first.domains[0], 'an unchanged domain is the same object')
+  t.equal(second.domains[2], first.domains[2], 'another unchanged domain too')
+  t.not(second.domains[1], first.domains[1], 'the changed domain is decoded anew')
+  t.equal(second.domains[1]!.origins[0]!.port, 9002)
+  t.equal(second.version, 2)
+  t.same(second.challengeKey, new Uint8Array(32).fill(2), 'fields beside the domains are decoded')
+
+  const empty = decoder.decode(configVersionCodec.encode(version(3, [])))
+  t.same(empty.domains, [], 'a version without domains')
+  t.throws(() => decoder.decode(new Uint8Array([0x32, 0x05, 0x01])), { code: 'MALFORMED_MESSAGE' }, 'truncated bytes are MALFORMED_MESSAGE')
+})
+
+t.test('rendering reused domains gives the same files as rendering fresh ones', async t => {
+  const decoder = new ConfigDecoder()
+  const template = 'global\n{{FRONTEND_RULES}}\n{{BACKENDS}}\n'
+  const render = (config: ConfigVersion, runDir = '/run/lumos'): ReturnType<typeof renderHaproxyConfig> => renderHaproxyConfig({ config, serverId: 'srv_a', httpBind: ':80', httpsBind: ':443', template, paths: { runDir, templatesDir: TEMPLATES_DIR } })
+  render(decoder.decode(configVersionCodec.encode(version(1, [8001, 8002, 8003]))))
+  const bytes = configVersionCodec.encode(version(2, [8001, 9002, 8003]))
+  const reused = render(decoder.decode(bytes))
+  const fresh = render(configVersionCodec.decode(bytes))
+  t.equal(reused.haproxyCfg, fresh.haproxyCfg, 'the same haproxy.cfg')
+  t.same(reused.files, fresh.files, 'the same files')
+  t.equal(reused.hash, fresh.hash)
+  t.match(reused.haproxyCfg, /server origin1 127\.0\.0\.1:9002 /, 'the changed origin is rendered')
+  const elsewhere = render(decoder.decode(bytes), '/run/other')
+  t.equal(elsewhere.haproxyCfg, render(configVersionCodec.decode(bytes), '/run/other').haproxyCfg, 'a different run dir renders the reused domains again')
+  // Node features follow the whole node: without the WAF domain, the others' backends drop the WAF verdict.
+  const noWaf = version(3, [8001, 9002, 8003])
+  noWaf.domains.splice(1, 1)
+  const withoutWaf = configVersionCodec.encode(noWaf)
+  t.equal(render(decoder.decode(withoutWaf)).haproxyCfg, render(configVersionCodec.decode(withoutWaf)).haproxyCfg, 'a change of node features renders the reused domains again')
+})
