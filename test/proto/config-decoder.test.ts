@@ -2,7 +2,7 @@
 // frozen) between versions, and the renderer's output unchanged by the reuse.
 import t from 'tap'
 import { configVersionCodec, type ConfigVersion } from '../../proto/codec.ts'
-import { ConfigDecoder } from '../../proto/config-decoder.ts'
+import { ConfigDecoder, REUSE_MAX_DOMAINS } from '../../proto/config-decoder.ts'
 import { withDomainDefaults } from '../../proto/domain-settings.ts'
 import { renderHaproxyConfig } from '../../node/render/render.ts'
 
@@ -69,4 +69,16 @@ t.test('rendering reused domains gives the same files as rendering fresh ones', 
   noWaf.domains.splice(1, 1)
   const withoutWaf = configVersionCodec.encode(noWaf)
   t.equal(render(decoder.decode(withoutWaf)).haproxyCfg, render(configVersionCodec.decode(withoutWaf)).haproxyCfg, 'a change of node features renders the reused domains again')
+})
+
+t.test('above REUSE_MAX_DOMAINS nothing is kept between versions', async t => {
+  const decoder = new ConfigDecoder()
+  const ports = Array.from({ length: REUSE_MAX_DOMAINS + 1 }, (_, i) => 10_000 + i)
+  const bytes = configVersionCodec.encode(version(1, ports))
+  const first = decoder.decode(bytes)
+  const second = decoder.decode(bytes)
+  t.equal(second.domains.length, REUSE_MAX_DOMAINS + 1)
+  t.not(second.domains[0], first.domains[0], 'every domain is decoded anew')
+  t.notOk(Object.isFrozen(second.domains[0]), 'and not frozen (the renderer keeps nothing for it)')
+  t.same(second, configVersionCodec.decode(bytes), 'the same ConfigVersion as a plain decode')
 })
