@@ -95,9 +95,10 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
     runDir,
     logger: log.child({ component: 'apply' }),
     onApplied: async (result) => {
-      if (result.version > 0) await store.setApplied({ version: result.version, renderHash: result.renderHash })
-      // One line per live version: operators grep it, bench/propagation times it.
+      // One line per version HAProxy runs: operators grep it, bench/propagation times it.
       log.info({ version: result.version, reloaded: result.reloaded, durationMs: Math.round(result.durationMs) }, 'version applied')
+      // Then the fsync of the pointer and of the versions written before it (node/store/node-store.ts).
+      if (result.version > 0) await store.setApplied({ version: result.version, renderHash: result.renderHash })
     },
     onFailed: (version, err) => {
       log.error({ err, version }, 'config version not applied; previous config keeps serving')

@@ -1,6 +1,6 @@
 // ShieldNode: what a node does with signed versions. Every envelope, from gossip or sync,
-// is verified against the pinned coordinator key, checked for account and order, made
-// durable in the store, and only then handed to the apply path. An envelope signed by a
+// is verified against the pinned coordinator key, checked for account and order, written
+// to the store (node/store/node-store.ts says when it is fsynced), and only then handed to the apply path. An envelope signed by a
 // newer coordinator key is accepted when its rotation statements chain from the pinned key
 // (proto/key-rotation.ts): the new key is pinned on disk after the store and before the apply.
 // Hot path (bench/gossip): the gossip validator checks the signature and reads account and
@@ -189,9 +189,11 @@ export class ShieldNode {
     if (validated === undefined) this.init.onVerified?.(version, from, bytes === undefined ? 'sync' : 'gossip')
     this.receiving = version
     try {
-      await this.init.store.putVersion(version, bytes ?? encodeEnvelope(envelope))
+      const pinsNewKey = opened.rotated && keyIdOf(opened.signerKey) !== this.coordinatorKeyId
+      // A version that moves the pinned key is fsynced before the pin: the pin must never outlive it.
+      await this.init.store.putVersion(version, bytes ?? encodeEnvelope(envelope), { durable: pinsNewKey })
       this.init.onStored?.(version, from)
-      this.init.logger.info({ version, peer: from }, 'config version received and stored')
+      this.init.logger.info({ version, peer: from, fsynced: pinsNewKey }, 'config version received and stored')
       const config = decodeConfigPayload(envelope, this.decoder.decode.bind(this.decoder))
       if (config.accountId !== header.accountId || config.version !== version) {
         throw new LumosError('MALFORMED_MESSAGE', `config payload names account ${config.accountId} version ${config.version}, its header ${header.accountId} version ${version}`)
@@ -199,7 +201,7 @@ export class ShieldNode {
       if (version <= this.latestVersion) return
       this.latestVersion = version
       this.latestHash = opened.hash
-      if (opened.rotated && keyIdOf(opened.signerKey) !== this.coordinatorKeyId) await this.adoptKey(opened.signerKey, version)
+      if (pinsNewKey) await this.adoptKey(opened.signerKey, version)
       this.init.onNewVersion(config)
       await this.init.applier.schedule(config)
     } finally {

@@ -168,42 +168,46 @@ export class ConfigApplier {
     const rendered = render({ config, serverId: this.init.serverId, httpBind: this.init.httpBind, httpsBind: this.init.httpsBind, template: this.init.template, paths: { runDir, templatesDir: this.init.templatesDir } })
     const renderMs = performance.now() - started
     const madeCerts = await this.certs.ensure(rendered.certificates)
-    const running = await haproxy.status()
     const onDisk = this.onDisk
     const live = onDisk?.live ?? await readFile(this.configFile, 'utf8').then(splitHashMarker, () => undefined)
     const result = (reloaded: boolean, runtime: boolean): { result: ApplyResult } => ({ result: { version: config.version, renderHash: rendered.hash, reloaded, runtime, durationMs: performance.now() - started } })
-    if (running !== undefined && live?.hash === rendered.hash && madeCerts.length === 0) {
+    if (live?.hash === rendered.hash && madeCerts.length === 0 && await haproxy.status() !== undefined) {
       log.debug('rendered config unchanged; no reload')
       return result(false, false)
     }
     const paths = Object.keys(rendered.files)
     const current = onDisk === undefined ? await readFileSet(runDir, paths) : Object.fromEntries(paths.map(path => [path, onDisk.files[path]]))
     const written: OnDisk = { live: { cfg: rendered.haproxyCfg, hash: rendered.hash }, files: rendered.files }
-    let reason: string
     const servers = live === undefined ? undefined : planServerUpdate(live.cfg, rendered.haproxyCfg)
-    if (running === undefined) reason = 'HAProxy not running: start'
+    const entries = servers === undefined || madeCerts.length > 0 ? undefined : planRuntimeUpdate(runDir, current, rendered.files)
+    let runtimeError: Error | undefined
+    if (servers !== undefined && entries !== undefined) {
+      // Straight to the runtime API: a command that goes through proves HAProxy runs, so the
+      // master is asked (one more round trip to a process a loaded machine may not schedule
+      // soon) only when it fails.
+      const commands = [...servers, ...entries]
+      try {
+        await haproxy.runtime(commands)
+        this.onDisk = written
+        const durationMs = performance.now() - started
+        log.info({ domains: rendered.domainCount, commands: commands.length, servers: servers.length, files: changedFiles(current, rendered.files), durationMs: round(durationMs) }, 'config applied through the runtime API')
+        // HAProxy runs the change: the files follow after onApplied (fsyncs of ~1 MB are off the
+        // version's path), before the next apply. A node killed in between finds the previous
+        // files and config on disk, re-applies the stored version and converges.
+        return { ...result(false, true), persist: async () => { await this.persist(written, current, log) } }
+      } catch (err) {
+        runtimeError = err as Error
+      }
+    }
+    let reason: string
+    if (await haproxy.status() === undefined) reason = 'HAProxy not running: start'
     else if (servers === undefined) reason = 'haproxy.cfg changed beyond server addresses and weights'
     else if (madeCerts.length > 0) reason = `certificates made: ${summarize(madeCerts)}`
-    else {
-      const entries = planRuntimeUpdate(runDir, current, rendered.files)
-      if (entries !== undefined) {
-        const commands = [...servers, ...entries]
-        try {
-          await haproxy.runtime(commands)
-          this.onDisk = written
-          const durationMs = performance.now() - started
-          log.info({ domains: rendered.domainCount, commands: commands.length, servers: servers.length, files: changedFiles(current, rendered.files), durationMs: round(durationMs) }, 'config applied through the runtime API')
-          // HAProxy runs the change: the files follow after onApplied (fsyncs of ~1 MB are off the
-          // version's path), before the next apply. A node killed in between finds the previous
-          // files and config on disk, re-applies the stored version and converges.
-          return { ...result(false, true), persist: async () => { await this.persist(written, current, log) } }
-        } catch (err) {
-          log.warn({ err }, 'runtime API update failed; reloading instead')
-          reason = `runtime API update failed: ${(err as Error).message.slice(0, 200)}`
-        }
-      } else {
-        reason = `files changed: ${summarize(changedFiles(current, rendered.files))}`
-      }
+    else if (runtimeError !== undefined) {
+      log.warn({ err: runtimeError }, 'runtime API update failed; reloading instead')
+      reason = `runtime API update failed: ${runtimeError.message.slice(0, 200)}`
+    } else {
+      reason = `files changed: ${summarize(changedFiles(current, rendered.files))}`
     }
     this.onDisk = undefined
     const timings = await this.reload(config.version, rendered, current, reason, log)

@@ -64,10 +64,14 @@ t.test('nodes follow rotations of the coordinator signing key, also across two r
     const pinned = shield.log.lines.findIndex(l => l.msg === 'coordinator key rotated; new key pinned' && l.keyId === rotation.keyId && l.previousKeyId === firstKeyId)
     t.ok(pinned >= 0 && pinned < applied, `node ${i + 1} pinned the new key before applying the version`)
     t.equal(await pinnedKeyId(shield), rotation.keyId, `node ${i + 1} pinned the new key in enrollment.json`)
+    const stored = shield.log.lines.filter(l => l.msg === 'config version received and stored' && l.version === head)
+    t.ok(stored.length > 0 && stored.every(l => l.fsynced === true), `node ${i + 1} fsynced the rotating version before pinning its key`)
   }
   head = await change(1)
   for (const i of [1, 2]) await holds(i, head)
   t.pass('a change signed by the new key reaches both nodes')
+  const plain = s1.log.lines.filter(l => l.msg === 'config version received and stored' && l.version === head)
+  t.ok(plain.length > 0 && plain.every(l => l.fsynced === false), 'a version that pins no new key is not fsynced on receipt (setApplied does it)')
 
   // A node enrolled after the rotation pins the new key directly.
   const third = await fleet.call('POST', `/v1/accounts/${fleet.accountId}/servers`, { name: 'late shield' })

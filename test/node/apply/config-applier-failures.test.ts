@@ -151,3 +151,16 @@ t.test('a runtime-API change whose files cannot be written is logged, and the ne
   t.match(await readFile(blacklistMap(scene.dir), 'utf8'), /^127\.0\.0\.4 /, 'the blacklist map on disk is version 3\'s')
   t.equal(scene.failures.length, 0, 'no version failed')
 })
+
+t.test('a runtime-API change while HAProxy is down starts HAProxy with it', async t => {
+  const scene = await startScene(t)
+  const blacklisted = (ip: string): ReturnType<typeof scene.domain> => scene.domain({ waf: { ipBlacklist: [ip], rateLimitRequests: 0, rateLimitWindowS: 10, owasp: false, paranoia: 1 } })
+  await scene.apply(scene.version(1, [blacklisted('127.0.0.9')]))
+  await scene.haproxy.stop()
+  t.equal(await scene.haproxy.status(), undefined, 'HAProxy is down')
+  const two = await scene.apply(scene.version(2, [blacklisted('127.0.0.3')]))
+  t.match(two, { reloaded: true, runtime: false }, 'version 2 is applied by starting HAProxy')
+  t.equal(scene.applier.reloads.at(-1)?.reason, 'HAProxy not running: start', 'the reload says why')
+  t.equal((await scene.get('/', { from: '127.0.0.3' })).status, 403, 'the new entry is enforced')
+  t.equal((await scene.get('/', { from: '127.0.0.9' })).status, 200, 'the old one is gone')
+})
