@@ -51,14 +51,6 @@ export interface MeshPeerInit {
  */
 export const MESH_SCORE_PARAMS = { IPColocationFactorWeight: 0 } as const
 
-/**
- * IDONTWANT (gossipsub 1.2) only for messages this large: for a heartbeat or a liveness
- * report, telling each mesh peer not to send a copy costs as much as receiving it (gossipsub's
- * 512 B default made it most of an idle 20-node fleet's gossip sends). Config versions of
- * real accounts are larger and still get it.
- */
-export const IDONTWANT_MIN_BYTES = 8192
-
 export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
   const allowed = init.isPeerAllowed ?? (() => true)
   const gater: ConnectionGater = {
@@ -81,7 +73,6 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
         emitSelf: false,
         heartbeatInterval: 700,
         maxInboundDataLength: MAX_MESSAGE_BYTES,
-        idontwantMinDataSize: IDONTWANT_MIN_BYTES,
         fastMsgIdFn: fastMessageId,
         scoreParams: MESH_SCORE_PARAMS
       })
