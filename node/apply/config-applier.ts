@@ -181,11 +181,11 @@ export class ConfigApplier {
     const servers = live === undefined ? undefined : planServerUpdate(live.cfg, rendered.haproxyCfg)
     const entries = servers === undefined || madeCerts.length > 0 ? undefined : planRuntimeUpdate(runDir, current, rendered.files)
     let runtimeError: Error | undefined
-    if (servers !== undefined && entries !== undefined) {
-      // Straight to the runtime API: a command that goes through proves HAProxy runs, so the
-      // master is asked (one more round trip to a process a loaded machine may not schedule
-      // soon) only when it fails.
-      const commands = [...servers, ...entries]
+    const commands = servers === undefined || entries === undefined ? undefined : [...servers, ...entries]
+    // Straight to the runtime API: a command that goes through proves HAProxy runs, so the
+    // master is asked (one more round trip to a process a loaded machine may not schedule
+    // soon) only when it fails, or when there is no command to prove it (a restart).
+    if (servers !== undefined && commands !== undefined && (commands.length > 0 || await haproxy.status() !== undefined)) {
       try {
         await haproxy.runtime(commands)
         this.onDisk = written

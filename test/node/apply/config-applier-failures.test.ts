@@ -164,3 +164,14 @@ t.test('a runtime-API change while HAProxy is down starts HAProxy with it', asyn
   t.equal((await scene.get('/', { from: '127.0.0.3' })).status, 403, 'the new entry is enforced')
   t.equal((await scene.get('/', { from: '127.0.0.9' })).status, 200, 'the old one is gone')
 })
+
+t.test('a version that renders what is on disk starts HAProxy when it is down (a node restarted after HAProxy stopped)', async t => {
+  const scene = await startScene(t)
+  await scene.apply(scene.version(1, [scene.domain()]))
+  await scene.haproxy.stop()
+  const again = await scene.apply(scene.version(2, [scene.domain()]))
+  t.match(again, { reloaded: true, runtime: false }, 'applied by starting HAProxy, not as an empty runtime-API change')
+  t.equal(scene.applier.reloads.at(-1)?.reason, 'HAProxy not running: start')
+  t.ok(await scene.haproxy.status() !== undefined, 'HAProxy runs')
+  t.equal((await scene.get('/')).status, 200, 'and serves the domain')
+})
