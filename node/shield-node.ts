@@ -1,8 +1,9 @@
 // ShieldNode: what a node does with signed versions. Every envelope, from gossip or sync,
 // is verified against the pinned coordinator key, checked for account and order, written
-// to the store (node/store/node-store.ts says when it is fsynced), and only then handed to the apply path. An envelope signed by a
-// newer coordinator key is accepted when its rotation statements chain from the pinned key
-// (proto/key-rotation.ts): the new key is pinned on disk after the store and before the apply.
+// to the store (node/store/node-store.ts says when it is fsynced), and only then handed to
+// the apply path. An envelope signed by a newer coordinator key is accepted when its
+// rotation statements chain from the pinned key (proto/key-rotation.ts): the new key is
+// pinned on disk after the store and before the apply.
 // Hot path (bench/gossip): the gossip validator checks the signature and reads account and
 // version from the payload's first bytes; receive() reuses that verification, stores the
 // envelope as received, and only then decodes the full ConfigVersion, once, for the apply.

@@ -206,7 +206,6 @@ export const configVersionCodec = {
 const rawDomainCodec = codecFor<Domain>('Domain')
 /** One Domain message (proto/config-decoder.ts decodes the domains of a version one by one). */
 export const domainCodec = {
-  encode: rawDomainCodec.encode,
   decode: (bytes: Uint8Array): Domain => normalizeDecodedDomain(rawDomainCodec.decode(bytes))
 }
 export const signedEnvelopeCodec = codecFor<SignedEnvelope>('SignedEnvelope')
