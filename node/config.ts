@@ -1,7 +1,6 @@
 // Reads the shield node's settings from the environment once, validates them and freezes
 // the result. Nothing else reads process.env.
 import { resolve } from 'node:path'
-import { HEARTBEAT_INTERVAL_MS } from '../proto/heartbeat.ts'
 import { LumosError } from '../proto/lumos-error.ts'
 import { LIVENESS_PRESETS, type LivenessParams } from './liveness/constants.ts'
 
@@ -20,7 +19,7 @@ export interface NodeConfig {
   logLevel: string
   /** Stop HAProxy too when the daemon stops (demo/tests; production keeps serving). */
   stopHaproxyOnExit: boolean
-  /** Heartbeat interval (LUMOS_HEARTBEAT_MS); HEARTBEAT_INTERVAL_MS when omitted. */
+  /** Heartbeat interval (LUMOS_HEARTBEAT_MS); the liveness preset's when omitted (HEARTBEAT_INTERVAL_MS without one). */
   heartbeatIntervalMs?: number
   /** Failure-detector preset (LUMOS_LIVENESS_PRESET: lan | wan | seed, default lan); DEFAULT_LIVENESS (LAN) when omitted. */
   liveness?: LivenessParams
@@ -38,11 +37,12 @@ export function readNodeConfig (env: NodeJS.ProcessEnv): Readonly<NodeConfig> {
   }
   const p2pPort = Number(env.LUMOS_P2P_PORT ?? 7702)
   if (!Number.isInteger(p2pPort) || p2pPort < 0 || p2pPort > 65535) throw new LumosError('BAD_CONFIG', `LUMOS_P2P_PORT=${env.LUMOS_P2P_PORT} is not a port number`)
-  const heartbeatIntervalMs = env.LUMOS_HEARTBEAT_MS === undefined || env.LUMOS_HEARTBEAT_MS === '' ? HEARTBEAT_INTERVAL_MS : Number(env.LUMOS_HEARTBEAT_MS)
-  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50 || heartbeatIntervalMs > 60_000) throw new LumosError('BAD_CONFIG', `LUMOS_HEARTBEAT_MS=${env.LUMOS_HEARTBEAT_MS} must be a whole number of milliseconds between 50 and 60000`)
   const preset = (env.LUMOS_LIVENESS_PRESET ?? 'lan').trim().toLowerCase()
   if (!Object.hasOwn(PRESET_NAMES, preset)) throw new LumosError('BAD_CONFIG', `LUMOS_LIVENESS_PRESET=${env.LUMOS_LIVENESS_PRESET} must be lan, wan or seed`)
   const liveness = LIVENESS_PRESETS[PRESET_NAMES[preset as keyof typeof PRESET_NAMES]]
+  // Heartbeats at the pace the failure detector of the preset expects (its peers run the same preset).
+  const heartbeatIntervalMs = env.LUMOS_HEARTBEAT_MS === undefined || env.LUMOS_HEARTBEAT_MS === '' ? liveness.heartbeatIntervalMs : Number(env.LUMOS_HEARTBEAT_MS)
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 50 || heartbeatIntervalMs > 60_000) throw new LumosError('BAD_CONFIG', `LUMOS_HEARTBEAT_MS=${env.LUMOS_HEARTBEAT_MS} must be a whole number of milliseconds between 50 and 60000`)
   const httpBind = env.LUMOS_HTTP_BIND ?? ':80'
   if (!/^[0-9a-fA-F.:[\]]*:\d{1,5}$/.test(httpBind)) throw new LumosError('BAD_CONFIG', `LUMOS_HTTP_BIND=${httpBind} must look like 127.0.0.1:8080 or :80`)
   const httpsBind = env.LUMOS_HTTPS_BIND ?? ':443'
