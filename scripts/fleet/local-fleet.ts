@@ -36,11 +36,12 @@ export async function freePort (): Promise<number> {
 
 /** Start of the kernel's ephemeral port range (net.ipv4.ip_local_port_range). */
 const EPHEMERAL_LOW = (() => {
+  let low = Number.NaN
   try {
-    return Math.max(Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]), 12_000)
-  } catch {
-    return 32_768
-  }
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+  } catch {}
+  // Unreadable or unparsable: Linux's default start.
+  return Number.isInteger(low) ? Math.max(low, 12_000) : 32_768
 })()
 const FREE_PORT_SPAN = 10_000
 const handedOut = new Set<number>()
