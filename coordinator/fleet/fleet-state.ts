@@ -67,7 +67,6 @@ export class FleetState {
   private readonly lastErrorKey = new Map<string, string>()
   private timer: NodeJS.Timeout | undefined
   private running = false
-  private readonly onMessage = (event: CustomEvent<Message>): void => { this.handle(event.detail) }
 
   constructor (init: FleetStateInit) {
     this.init = init
@@ -78,7 +77,6 @@ export class FleetState {
   start (): void {
     if (this.running) return
     this.running = true
-    this.init.mesh.pubsub.addEventListener('message', this.onMessage)
     this.init.mesh.onAccount(accountId => { this.watch(accountId) })
     void this.loop()
   }
@@ -87,7 +85,6 @@ export class FleetState {
     this.running = false
     clearTimeout(this.timer)
     const { pubsub } = this.init.mesh
-    pubsub.removeEventListener('message', this.onMessage)
     for (const topic of this.topics.keys()) { pubsub.unsubscribe(topic); pubsub.topicValidators.delete(topic) }
     this.topics.clear()
   }
@@ -115,7 +112,14 @@ export class FleetState {
       const topic = kind === 'heartbeat' ? heartbeatTopic(accountId) : reportsTopic(accountId)
       if (this.topics.has(topic)) continue
       this.topics.set(topic, { accountId, kind })
-      pubsub.topicValidators.set(topic, async (from, message) => await this.validate(message, from.toString()))
+      pubsub.topicValidators.set(topic, async (from, message) => {
+        const verdict = await this.validate(message, from.toString())
+        if (verdict !== TopicValidatorResult.Accept) return verdict
+        // The coordinator is where heartbeats and reports end: taken here, not forwarded
+        // (nodes send their own to every peer that needs them; docs/decisions/002-gossipsub.md).
+        this.handle(message)
+        return TopicValidatorResult.Ignore
+      })
       pubsub.subscribe(topic)
     }
     if (!this.accounts.has(accountId)) void this.refresh(accountId).catch(err => { this.init.logger.error({ err, account: accountId }, 'fleet roster not loaded; retrying') })
@@ -148,7 +152,7 @@ export class FleetState {
     }
   }
 
-  /** An accepted message (validate() ran first, so it decodes and its sender is known). */
+  /** An accepted message (validate() said so: it decodes and its sender is known). */
   private handle (message: Message): void {
     const topic = this.topics.get(message.topic)
     const entry = topic === undefined ? undefined : this.accounts.get(topic.accountId)

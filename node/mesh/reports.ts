@@ -1,25 +1,21 @@
 // The shield node's side of lumos/<account>/reports/1. It publishes this node's view of its
 // peers (handed over by node/liveness/liveness-runner.ts) and the failures the operator must
-// know about (haproxy_reload_failed from the apply path). It subscribes the topic too, so
-// reports of other nodes travel through it to the coordinator, and validates them first:
-// well-formed and bounded (proto/report.ts), from a peer of the latest signed config, and
-// naming that peer as its origin.
+// know about (haproxy_reload_failed from the apply path). Only the coordinator subscribes the
+// topic, so gossipsub sends a report straight to it and nobody relays it: with every node
+// subscribed, each report crossed every link of the mesh (docs/decisions/002-gossipsub.md).
+// A node that cannot reach the coordinator keeps its server errors in the outbox; its
+// observations are missed until it can, and the coordinator counts the views of the others.
 //
 // Outbox: a server error must reach the coordinator, so it waits in a small in-memory queue
 // (OUTBOX_SIZE, oldest dropped first) and is published only while the coordinator's peer
 // subscribes the topic; the queue is retried every `retryMs`. It does not survive a restart:
 // the failed version is still failed after one, and the next apply attempt reports again.
 // Observation reports need no outbox: they are re-published every few seconds anyway.
-import { scoreInvalidMessages } from '../../proto/mesh-peer.ts'
-import type { GossipSub, Message } from '@libp2p/gossipsub'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { PeerId } from '@libp2p/interface'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
 import type { PeerViewEntry, ServerErrorReport } from '../../proto/codec.ts'
 import { COORDINATOR_SERVER_ID } from '../../proto/heartbeat.ts'
-import { LumosError, isLumosError } from '../../proto/lumos-error.ts'
-import { boundErrorMessage, decodeReport, encodeReport, originOf } from '../../proto/report.ts'
-import type { Verdict } from './node-mesh.ts'
+import { boundErrorMessage, encodeReport } from '../../proto/report.ts'
 
 /** Server errors kept while the coordinator is not reachable; the oldest goes first. */
 export const OUTBOX_SIZE = 16
@@ -61,24 +57,14 @@ export class NodeReports {
   get pending (): number { return this.outbox.length }
 
   start (): void {
-    const { pubsub, topic } = this.init
     if (this.timer !== undefined) return
-    scoreInvalidMessages(pubsub, topic)
-    pubsub.topicValidators.set(topic, (from, message) => {
-      const verdict = this.validate(message, from)
-      return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
-    })
-    pubsub.subscribe(topic)
     this.timer = setInterval(() => { void this.flush() }, this.init.retryMs ?? OUTBOX_RETRY_MS)
     void this.flush()
   }
 
   stop (): void {
-    const { pubsub, topic } = this.init
     clearInterval(this.timer)
     this.timer = undefined
-    pubsub.unsubscribe(topic)
-    pubsub.topicValidators.delete(topic)
   }
 
   /** Publishes this node's full current view of its peers. */
@@ -122,35 +108,5 @@ export class NodeReports {
 
   private async publish (bytes: Uint8Array): Promise<void> {
     await this.init.pubsub.publish(this.init.topic, bytes)
-  }
-
-  /**
-   * Gossip validator: a bounded, well-formed report that its allowed originator signed about
-   * itself. A report from an originator outside the held config is ignored (not scored).
-   */
-  validate (message: Message, from: PeerId): Verdict {
-    try {
-      if (message.type !== 'signed') throw new LumosError('UNKNOWN_PEER', 'unsigned report: the originator is unknown')
-      const origin = originOf(decodeReport(message.data))
-      const originator = message.from.toString()
-      const serverId = this.init.serverIdOf(originator)
-      if (serverId === undefined) {
-        // Not forwarded, but not the forwarder's fault either: the originator may be in a
-        // version this node does not hold yet (a freshly enrolled node holds none and knows
-        // only the coordinator). 'reject' would score the forwarder, usually the
-        // coordinator, and a few reports graylist it: the node then drops every config
-        // version and head heartbeat it sends (seen in bench/propagation, 20 nodes).
-        this.init.logger.debug({ peer: from.toString(), originator }, 'report from a peer outside the held config ignored')
-        return 'ignore'
-      }
-      if (origin.peerId !== originator || origin.serverId !== serverId) {
-        throw new LumosError('UNKNOWN_PEER', `report from peer ${originator} claims to be ${origin.serverId} (${origin.peerId}); the signed config binds it to ${serverId}`)
-      }
-      return 'accept'
-    } catch (err) {
-      const code = isLumosError(err) ? err.code : 'UNKNOWN'
-      this.init.logger.warn({ peer: from.toString(), code, reason: (err as Error).message }, 'report rejected')
-      return 'reject'
-    }
   }
 }

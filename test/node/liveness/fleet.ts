@@ -171,14 +171,14 @@ export async function startFleet (init: FleetInit): Promise<Fleet> {
     member.reports.start()
     member.heartbeat.start()
   }
-  // Every member sees the others (it may connect to) and the observer on both topics.
+  // Every member sees the others (it may connect to) on the heartbeat topic and the observer on the reports topic.
   for (const [i, member] of members.entries()) {
     const expected = ids.filter((id, j) => j !== i && !denied.has(`${ids[i]}>${id}`))
     await waitFor(`member ${i} to see its peers' subscriptions`, () => {
       const pubsub = member.peer.services.pubsub
       const hb = new Set(pubsub.getSubscribers(heartbeatTopic(ACCOUNT)).map(String))
       const rp = new Set(pubsub.getSubscribers(reportsTopic(ACCOUNT)).map(String))
-      return expected.every(id => rp.has(id) && (id === ids[size] || hb.has(id)))
+      return expected.every(id => id === ids[size] ? rp.has(id) : hb.has(id))
     })
   }
   for (const member of members) member.runner.start()

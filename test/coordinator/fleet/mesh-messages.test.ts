@@ -1,0 +1,134 @@
+// The coordinator is where heartbeats and reports end. A real coordinator (HTTP API, LevelDB,
+// libp2p) and two enrolled libp2p peers of one account: a hostile one that publishes
+// heartbeats and reports straight to the coordinator, and a listener subscribed to both
+// topics. The coordinator's validator takes only what the claimed server's own peer signed
+// about itself, well-formed and bounded: anything else is rejected, logged with the sender
+// and an error code. What it accepts it handles and does not forward: the listener never
+// receives it.
+import { pino } from 'pino'
+import t from 'tap'
+import { Writable } from 'node:stream'
+import { sha256Hex } from '../../../coordinator/api/auth.ts'
+import { startCoordinator } from '../../../coordinator/index.ts'
+import type { Report } from '../../../proto/codec.ts'
+import { encodeHeartbeat } from '../../../proto/heartbeat.ts'
+import { createMeshPeer, heartbeatTopic, newPeerKey, reportsTopic, type MeshPeer } from '../../../proto/mesh-peer.ts'
+import { encodeReport, HAPROXY_RELOAD_FAILED, MAX_ERROR_MESSAGE_CHARS, MAX_REPORT_BYTES } from '../../../proto/report.ts'
+
+const ADMIN_KEY = 'admin-key-for-coordinator-mesh-messages-test'
+const WAIT_MS = 10_000
+
+type LogLine = Record<string, unknown> & { msg?: string }
+
+async function waitFor<T> (what: string, probe: () => T | undefined | false, timeoutMs = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+t.test('the coordinator rejects malformed or impersonating heartbeats and reports, and forwards none it accepts', async t => {
+  const lines: LogLine[] = []
+  const sink = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as LogLine)
+      done()
+    }
+  })
+  const coordinator = await startCoordinator({
+    dataDir: t.testdir(),
+    httpHost: '127.0.0.1',
+    httpPort: 0,
+    p2pHost: '127.0.0.1',
+    p2pPort: 0,
+    adminKeyHash: sha256Hex(ADMIN_KEY),
+    logLevel: 'warn'
+  }, pino({ level: 'warn' }, sink))
+  const peers: MeshPeer[] = []
+  t.teardown(async () => {
+    for (const peer of peers) await peer.stop()
+    await coordinator.stop()
+  })
+  const api = `http://127.0.0.1:${(coordinator.api.server.address() as { port: number }).port}`
+  const call = async (path: string, body: unknown, auth = true): Promise<Record<string, any>> => {
+    const response = await fetch(`${api}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${ADMIN_KEY}` } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(WAIT_MS)
+    })
+    const answer = await response.json() as Record<string, any>
+    if (!response.ok) throw new Error(`POST ${path} answered ${response.status}: ${JSON.stringify(answer)}`)
+    return answer
+  }
+  const accountId = (await call('/v1/accounts', { name: 'Mesh Co', plan: 'pro' })).account.id as string
+  /** A libp2p peer enrolled as a new server of the account, connected to the coordinator. */
+  const enrolled = async (name: string): Promise<{ peer: MeshPeer, serverId: string, peerId: string }> => {
+    const server = await call(`/v1/accounts/${accountId}/servers`, { name, publicIp: '203.0.113.20' })
+    const peer = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    peers.push(peer)
+    const enrollment = await call('/v1/enroll', { token: server.token, peerId: peer.peerId.toString(), multiaddrs: peer.getMultiaddrs().map(String) }, false)
+    await peer.dial(coordinator.mesh.libp2p.getMultiaddrs())
+    t.equal(enrollment.accountId, accountId)
+    return { peer, serverId: server.server.id as string, peerId: peer.peerId.toString() }
+  }
+  const hostile = await enrolled('Compromised box')
+  const listener = await enrolled('Listener')
+  const coordinatorId = coordinator.mesh.libp2p.peerId.toString()
+  const topics = { heartbeat: heartbeatTopic(accountId), reports: reportsTopic(accountId) }
+  const heard: string[] = []
+  let headHeartbeats = 0
+  // The coordinator's own head heartbeats reach the listener; what the hostile peer sent must not.
+  listener.peer.services.pubsub.addEventListener('message', (event) => {
+    if (event.detail.type !== 'signed') return
+    if (event.detail.from.toString() === hostile.peerId) heard.push(event.detail.topic)
+    if (event.detail.from.toString() === coordinatorId) headHeartbeats++
+  })
+  for (const topic of Object.values(topics)) listener.peer.services.pubsub.subscribe(topic)
+  await waitFor('the coordinator subscribed to both topics, as the hostile peer sees it', () =>
+    Object.values(topics).every(topic => hostile.peer.services.pubsub.getSubscribers(topic).some(p => p.toString() === coordinatorId)))
+  await waitFor('the listener subscribed to both topics, as the coordinator sees it', () =>
+    Object.values(topics).every(topic => coordinator.mesh.libp2p.services.pubsub.getSubscribers(topic).some(p => p.toString() === listener.peerId)))
+
+  const heartbeat = (claimed: { serverId: string, peerId: string }): Uint8Array =>
+    encodeHeartbeat({ ...claimed, appliedVersion: 1, appliedHash: new Uint8Array(32), sentAtMs: Date.now(), haproxyHealthy: true })
+  const observations = (claimed: { serverId: string, peerId: string }, state = 'alive'): Report =>
+    ({ observations: { observerServerId: claimed.serverId, observerPeerId: claimed.peerId, views: [{ targetServerId: listener.serverId, state, ageMs: 10 }], sentAtMs: Date.now() } })
+  const serverError = (message: string): Report =>
+    ({ serverError: { serverId: hostile.serverId, peerId: hostile.peerId, type: HAPROXY_RELOAD_FAILED, message, version: 3, sentAtMs: Date.now() } })
+
+  // What the sender signed about itself is taken, and goes no further.
+  await waitFor('the coordinator\'s roster to list both peers', () => [hostile, listener].every(p => coordinator.fleet.peerOf(accountId, p.serverId) === p.peerId))
+  const mark = lines.length
+  await hostile.peer.services.pubsub.publish(topics.heartbeat, heartbeat(hostile))
+  await hostile.peer.services.pubsub.publish(topics.reports, encodeReport(serverError('[ALERT] config refused')))
+  const taken = await waitFor('the server error to reach the fleet state', () => lines.slice(mark).find(l => l.msg === 'server reported an error'))
+  t.equal(taken.server, hostile.serverId, 'the server error is recorded for the sender\'s server')
+  await waitFor('the hostile server\'s heartbeat to be taken', () => coordinator.fleet.runtime(accountId, hostile.serverId)?.appliedVersion === 1)
+  await waitFor('a head heartbeat of the coordinator at the listener', () => headHeartbeats > 0)
+  await new Promise(resolve => setTimeout(resolve, 500))
+  t.same(heard, [], 'the coordinator forwarded neither the heartbeat nor the report to the listener')
+  t.notOk(lines.slice(mark).some(l => String(l.msg).endsWith('message rejected')), 'nothing genuine was rejected')
+
+  const attacks: Array<{ name: string, topic: keyof typeof topics, data: Uint8Array, code: string }> = [
+    { name: 'a heartbeat under another server id', topic: 'heartbeat', data: heartbeat({ serverId: listener.serverId, peerId: hostile.peerId }), code: 'UNKNOWN_PEER' },
+    { name: 'a heartbeat claiming to be the coordinator', topic: 'heartbeat', data: heartbeat({ serverId: 'coordinator', peerId: hostile.peerId }), code: 'UNKNOWN_PEER' },
+    { name: 'a heartbeat that does not decode', topic: 'heartbeat', data: new Uint8Array([0xff, 0xff, 0xff]), code: 'MALFORMED_MESSAGE' },
+    { name: 'a report naming another peer as observer', topic: 'reports', data: encodeReport(observations({ serverId: hostile.serverId, peerId: listener.peerId })), code: 'UNKNOWN_PEER' },
+    { name: 'a report under another server id', topic: 'reports', data: encodeReport(observations({ serverId: listener.serverId, peerId: hostile.peerId })), code: 'UNKNOWN_PEER' },
+    { name: 'a report with an unknown view', topic: 'reports', data: encodeReport(observations(hostile, 'zombie')), code: 'MALFORMED_MESSAGE' },
+    { name: 'a report without a body', topic: 'reports', data: encodeReport({}), code: 'MALFORMED_MESSAGE' },
+    { name: 'an oversized report', topic: 'reports', data: new Uint8Array(MAX_REPORT_BYTES + 1), code: 'MALFORMED_MESSAGE' },
+    { name: 'an oversized error message', topic: 'reports', data: encodeReport(serverError('x'.repeat(MAX_ERROR_MESSAGE_CHARS + 1))), code: 'MALFORMED_MESSAGE' }
+  ]
+  for (const attack of attacks) {
+    const before = lines.length
+    await hostile.peer.services.pubsub.publish(topics[attack.topic], attack.data)
+    const logged = await waitFor(`${attack.name} to be rejected`, () => lines.slice(before).find(l => l.msg === `${attack.topic} message rejected`))
+    t.same({ peer: logged.peer, code: logged.code }, { peer: hostile.peerId, code: attack.code }, `${attack.name}: rejected, logged with the sender and ${attack.code}`)
+  }
+  t.same(heard, [], 'the listener heard nothing')
+})
