@@ -9,8 +9,11 @@
 // detectors key on, `..`, a second `=` in a value, a value starting with `//`, a scanner
 // word, a query in the Referer, X-Forwarded-For, `${` or `() {` in any header. Plain
 // requests skip Lua entirely. Every frontend rule and ACL term costs every request of the
-// node, so the pre-filter is one regex per sample (URL, Cookie, User-Agent, headers) and
-// its terms are one ORed ACL (repeated `acl waf_suspect` lines) tested by a single rule;
+// node (each header fetch walks the header list), so the pre-filter is one regex per
+// sample (URL, Cookie, User-Agent, header names, headers) and its terms are one ORed ACL
+// (repeated `acl waf_suspect` lines) tested by a single rule; a body is one of its terms
+// (Content-Length / Transfer-Encoding among the header names), and wait-for-body runs for
+// every WAF request (HAProxy returns at once for a request without body).
 // bench/waf/instructions.ts counts the instructions per request of these lines.
 //
 // Layout — detection once per node, verdict per domain:
@@ -63,6 +66,8 @@ const COOKIE_UNSAFE = String.raw`[^A-Za-z0-9/._~+,=;\\x20-]`
 const REMOTE_SHARE = String.raw`=[+\\x20]*//`
 /** Quote, double quote, <, >, backtick, $, %, {, }, backslash, or an SQL comment in the User-Agent. */
 const UA_UNSAFE = String.raw`[\\x27\\x22<>\\x60$%{}\\x5c]|--`
+/** A body (Content-Length, Transfer-Encoding) or X-Forwarded-For, in req.hdr_names (HAProxy stores names lowercase). */
+const BODY_OR_FORWARDED = '(?:^|,)(?:content-length|transfer-encoding|x-forwarded-for)(?:,|$)'
 /** `${` (Log4Shell and friends) or `() {` (Shellshock) anywhere in the headers. */
 const HEADER_INJECTION = String.raw`\\x24\\x7b|\\x28\\s*\\x29\\s*\\x7b`
 /** Words a detector can fire on without any special character (1 or true, file=/etc/passwd, cmd=whoami). */
@@ -120,24 +125,23 @@ export function wafPrefilterRegexes (templatesDir: string): { url: string, cooki
  */
 export function wafFrontendLines (mapFile: string, templatesDir: string): string[] {
   const re = wafPrefilterRegexes(templatesDir)
-  // Repeated `acl` lines of one name are ORed: the pre-filter terms as one ACL, so the rules
-  // test waf_on once (HAProxy conditions have no parentheses).
-  const body = 'waf_body'
+  // Repeated `acl` lines of one name are ORed: the pre-filter terms as one ACL, so the rule
+  // tests waf_on once (HAProxy conditions have no parentheses). A body is a term: no
+  // separate body ACL evaluated twice.
   const suspect = 'waf_suspect'
   return [
     `http-request set-var(${HOST_KEY_VAR}) ${HOST_KEY}`,
     `http-request set-var(${WAF_VAR}) var(${HOST_KEY_VAR}),map(${mapFile})`,
     `acl waf_on var(${WAF_VAR}) -m found`,
-    `acl ${body} req.hdr_cnt(content-length) gt 0`,
-    `acl ${body} req.hdr_cnt(transfer-encoding) gt 0`,
-    `acl ${suspect} req.hdr_cnt(x-forwarded-for) gt 0`,
+    `acl ${suspect} req.hdr_names -m reg ${BODY_OR_FORWARDED}`,
     `acl ${suspect} req.fhdr(referer) -m sub ?`,
     `acl ${suspect} url -m reg ${re.url}`,
     `acl ${suspect} req.fhdr(cookie) -m reg ${re.cookie}`,
     `acl ${suspect} req.fhdr(user-agent) -m reg ${re.userAgent}`,
     `acl ${suspect} req.hdrs -m reg ${HEADER_INJECTION}`,
-    `http-request wait-for-body time ${WAF_BODY_WAIT} at-least ${WAF_BODY_BYTES} if waf_on ${body}`,
-    `http-request lua.${WAF_LUA_ACTION} if waf_on ${body} || waf_on ${suspect}`
+    // A request without body passes at once (cheaper than testing for a body first).
+    `http-request wait-for-body time ${WAF_BODY_WAIT} at-least ${WAF_BODY_BYTES} if waf_on`,
+    `http-request lua.${WAF_LUA_ACTION} if waf_on ${suspect}`
   ]
 }
 
