@@ -125,8 +125,9 @@ function badBotLines (ctx: RuleContext): string[] {
  * The frontend's challenge computation for the domains of maps/bot-challenge.map (Host → TTL).
  * Every rule here is evaluated for every request of the node (HAProxy cannot skip a block
  * of rules), so the lines are few and each is gated by one variable that is absent on the
- * paths that do not need it: txn.bot_host (a challengeable request), txn.bot_bucket (no
- * valid lumos_chk), txn.bot_issue (a valid proof of work), txn.bot_bits (the page to serve).
+ * paths that do not need it: txn.bot_host (a challengeable request), txn.bot_hit (a cached
+ * cookie: no key, no HMAC), txn.bot_bucket (no valid lumos_chk), txn.bot_issue (a valid
+ * proof of work), txn.bot_bits (the page to serve).
  */
 function challengeLines (ctx: RuleContext): string[] {
   const keyMap = inRunDir(ctx.runDir, CHALLENGE_KEY_FILE)
@@ -147,16 +148,19 @@ function challengeLines (ctx: RuleContext): string[] {
     'acl bot_issue var(txn.bot_issue) -m bool',
     'acl bot_hit var(txn.bot_hit) -m bool',
     'http-request set-var(txn.bot_host) req.hdr(host),host_only if { var(txn.bot_ttl) -m found } { req.fhdr(accept) -m sub -i text/html } { method GET HEAD } !{ path_beg /.well-known/ }',
-    `http-request set-var(txn.bot_key) str(k),map(${keyMap}) if bot_gate`,
     // lumos_chk=<expiry>.<mac>: signature over ip|expiry|host, expiry in (now, now+ttl].
-    `http-request set-var(txn.bot_exp) req.cook(${CHALLENGE_COOKIE}),field(1,.) if bot_gate`,
-    `http-request set-var(txn.bot_mac) req.cook(${CHALLENGE_COOKIE}),field(2,.) if bot_gate`,
+    // The Cookie header is parsed once (txn.bot_chk), both fields are taken from the value.
+    `http-request set-var(txn.bot_chk) req.cook(${CHALLENGE_COOKIE}) if bot_gate`,
+    'http-request set-var(txn.bot_exp) var(txn.bot_chk),field(1,.) if bot_gate',
+    'http-request set-var(txn.bot_mac) var(txn.bot_chk),field(2,.) if bot_gate',
     `http-request set-var(txn.bot_msg) ${message('txn.bot_exp')} if bot_gate`,
     // The cache key "<mac>;<message>", only when it fits the table's len (never truncated).
     `http-request set-var(txn.bot_ck) var(txn.bot_mac),concat(;,txn.bot_msg) if bot_gate { var(txn.bot_mac),length -m int eq 43 } { var(txn.bot_msg),length -m int le ${VERIFIED_MSG_MAX} }`,
     // In the window, a cookie already verified skips the HMAC (txn.bot_hit); otherwise the HMAC,
     // and a match is stored in the table.
     `http-request set-var(txn.bot_hit) bool(true) if bot_gate ${live} { var(txn.bot_ck),in_table(${BOT_VERIFIED_TABLE}) }`,
+    // The key only for what follows (HMAC, proof of work): a cached cookie never reads it.
+    `http-request set-var(txn.bot_key) str(k),map(${keyMap}) if bot_gate !bot_hit`,
     `http-request set-var(txn.bot_ok) var(txn.bot_msg),${mac},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate !bot_hit ${live}`,
     `http-request track-sc2 var(txn.bot_ck) table ${BOT_VERIFIED_TABLE} if { var(txn.bot_ok) -m bool } { var(txn.bot_ck) -m found }`,
     // No valid cookie: the current bucket (also the page's), then lumos_pow=<bucket>.<nonce>,
