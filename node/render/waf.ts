@@ -37,10 +37,10 @@
 // in that order), but a blacklisted, redirected or rate-limited request of a WAF domain
 // that looks suspicious now costs one Lua inspection it did not cost before — bounded by
 // the pre-filter, and the price of not compiling the WAF once per domain.
-import { readFileSync } from 'node:fs'
 import type { Domain } from '../../proto/codec.ts'
 import { hostIndex, hostMapText, type HostIndex } from './host-map.ts'
 import { WAF_MAP, inRunDir } from './layout.ts'
+import { listedWords, wordsPattern } from './word-pattern.ts'
 import { NO_RULES, type DomainRules, type FrontendRules, type RuleContext, type RuleModule } from './rules.ts'
 
 /** Name registered by waf.lua with core.register_action (no argument: paranoia comes from WAF_VAR). */
@@ -89,23 +89,12 @@ export function wafMapContent (domains: readonly Domain[], hosts: HostIndex = ho
   return hostMapText(hosts, domain => domain.waf.owasp ? wafParanoia(domain.waf.paranoia) : undefined)
 }
 
-/** Escapes a literal for a PCRE2 pattern written in haproxy.cfg (no blanks, quotes or backslashes left for the config parser). */
-function regexLiteral (text: string): string {
-  return text.replace(/[^A-Za-z0-9_]/g, c => String.raw`\\x` + `${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-}
-
-/** The words of a list file (one per line, # comments), lowercased, as one PCRE2 alternation. */
-function wordsAlternation (file: string): string {
-  const words = readFileSync(file, 'utf8').split('\n').map(line => line.trim().toLowerCase()).filter(line => line !== '' && !line.startsWith('#'))
-  if (words.length === 0) throw new Error(`${file} lists no word`)
-  return words.map(regexLiteral).join('|')
-}
-
 /**
  * The pre-filter's regexes, one per sample (each fetch and match has a cost of its own):
  * a URL / Cookie byte outside the plain set, the detectors' plain words (caseless), `..`,
  * a second `=` in a query value, a query value starting with `//`; in the User-Agent the
- * unsafe bytes and the scanner words of lua/waf/scanners.txt (caseless substrings).
+ * unsafe bytes and the scanner words of lua/waf/scanners.txt (caseless substrings, as a
+ * trie: see word-pattern.ts).
  */
 export function wafPrefilterRegexes (templatesDir: string): { url: string, cookie: string, userAgent: string } {
   const words = `(?i:(^|[^a-z0-9])(${PLAIN_WORDS.join('|')})([^a-z0-9]|$))`
@@ -114,7 +103,7 @@ export function wafPrefilterRegexes (templatesDir: string): { url: string, cooki
   return {
     url: `${URL_UNSAFE}|${String.raw`\\x2e\\x2e`}|${query('=[^&]*=')}|${query(REMOTE_SHARE)}|${words}`,
     cookie: `${COOKIE_UNSAFE}|${REMOTE_SHARE}|${words}`,
-    userAgent: `${UA_UNSAFE}|(?i:${wordsAlternation(`${templatesDir}/lua/waf/scanners.txt`)})`
+    userAgent: `${UA_UNSAFE}|${wordsPattern(listedWords(`${templatesDir}/lua/waf/scanners.txt`))}`
   }
 }
 
