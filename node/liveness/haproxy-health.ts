@@ -2,7 +2,8 @@
 // can be stuck, a bind lost, a reload half-done. About every second the node GETs
 // /.lumos/health on its own HTTP bind, which HAProxy answers itself (`monitor-uri` in the
 // frontend of haproxy-templates/haproxy.cfg.tpl), with a short timeout. Debounced:
-// FAILURES_TO_UNHEALTHY failures in a row make it unhealthy, one success healthy again.
+// FAILURES_TO_UNHEALTHY failures in a row make it unhealthy, one success healthy again. A
+// stall of the node's own event loop does not count against HAProxy (lagTolerantTimeout).
 // The result travels in this node's heartbeat (Heartbeat.haproxy_healthy), and the peers'
 // failure detectors turn it into the `unhealthy` view.
 import { request } from 'node:http'
@@ -54,6 +55,36 @@ export async function httpGetOk (url: string, signal: AbortSignal): Promise<bool
   })
 }
 
+/** How many times a late timer may give a check a fresh window (see lagTolerantTimeout). */
+export const MAX_LAG_EXTENSIONS = 3
+
+/**
+ * Aborts after `ms` during which this process could have read the answer. A timer that
+ * fires more than `ms / 2` late means the event loop itself was blocked (GC, a big config
+ * being decoded and rendered, a starved CPU): the answer may be sitting unread in the
+ * socket, or the request not even sent, so HAProxy gets a fresh window instead of being
+ * called dead for the node's own stall — at most MAX_LAG_EXTENSIONS times. With a plain
+ * timeout, the timer phase runs before the poll phase that would deliver the answer.
+ */
+export function lagTolerantTimeout (ms: number): { signal: AbortSignal, clear: () => void } {
+  const controller = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  let extensions = 0
+  const arm = (): void => {
+    const due = performance.now() + ms
+    timer = setTimeout(() => {
+      if (performance.now() - due > ms / 2 && extensions < MAX_LAG_EXTENSIONS) {
+        extensions++
+        arm()
+        return
+      }
+      controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'))
+    }, ms)
+  }
+  arm()
+  return { signal: controller.signal, clear: () => { clearTimeout(timer) } }
+}
+
 export class HaproxyHealth {
   private readonly init: HaproxyHealthInit
   private readonly fetcher: HealthFetcher
@@ -97,11 +128,14 @@ export class HaproxyHealth {
   /** Runs one check now and returns the debounced result. */
   async check (): Promise<boolean> {
     let ok: boolean
+    const timeout = lagTolerantTimeout(this.timeoutMs)
     try {
-      ok = await this.fetcher(this.init.url, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.timeoutMs)]))
+      ok = await this.fetcher(this.init.url, AbortSignal.any([this.stopping.signal, timeout.signal]))
     } catch (err) {
       this.init.logger.debug({ err, url: this.init.url }, 'HAProxy health check failed')
       ok = false
+    } finally {
+      timeout.clear()
     }
     if (this.stopping.signal.aborted) return this.current
     this.failures = ok ? 0 : this.failures + 1

@@ -1,7 +1,7 @@
 // The node's HAProxy health check: debounced (two failures in a row → unhealthy, one
 // success → healthy), with an injected fetcher; and against a real `haproxy` whose
 // frontend has the template's `monitor-uri`, healthy while it answers and unhealthy once
-// it is gone.
+// it is gone, and not unhealthy because the node's own event loop stalled.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -91,6 +91,16 @@ t.test('a real HAProxy with the template\'s monitor-uri is healthy while it runs
   t.equal(await health.check(), true, 'healthy while HAProxy answers')
   const other = await fetch(`http://127.0.0.1:${port}/anything`).then(r => r.status)
   t.equal(other, 404, 'other paths still go through the frontend rules')
+
+  // The node's own event loop blocked past the timeout (GC, a big config being rendered):
+  // HAProxy answered meanwhile, and that is not a failure of HAProxy.
+  const blocked = new HaproxyHealth({ url: healthUrlOf(`127.0.0.1:${port}`), logger, timeoutMs: 100 })
+  for (let i = 1; i <= 2; i++) {
+    const check = blocked.check()
+    const until = performance.now() + 400
+    while (performance.now() < until) { /* busy: the loop cannot run */ }
+    t.equal(await check, true, `check ${i} with the event loop blocked 4× past its timeout: healthy`)
+  }
 
   const exited = new Promise(resolve => haproxy?.once('exit', resolve))
   haproxy.kill('SIGKILL')
