@@ -328,7 +328,8 @@ if core then
     url = url:gsub('^%a[%w+.-]*://[^/]*', '')
     local q = find(url, '?', 1, true)
     local req = { path = q and sub(url, 1, q - 1) or url, query = q and sub(url, q + 1) or nil, headers = hdrs }
-    if hdrs['content-length'] or hdrs['transfer-encoding'] then req.body = txn.f:req_body() end
+    -- HTTP/2 needs neither header for a body: then ask for its size (wait-for-body ran)
+    if hdrs['content-length'] or hdrs['transfer-encoding'] or (txn.f:req_body_size() or 0) > 0 then req.body = txn.f:req_body() end
     local ok, cls = pcall(inspect, req, paranoia)
     if not ok then core.Warning('lumos_waf: ' .. tostring(cls)) return end
     if cls then txn:set_var('txn.waf_class', cls) end

@@ -123,6 +123,8 @@ export function wafFrontendLines (mapFile: string, templatesDir: string): string
     `http-request set-var(${WAF_VAR}) var(${HOST_KEY_VAR}),map(${mapFile})`,
     `acl waf_on var(${WAF_VAR}) -m found`,
     `acl ${suspect} req.hdr_names -m reg ${BODY_OR_FORWARDED}`,
+    // An HTTP/2 request may carry a body without Content-Length (wait-for-body ran first).
+    `acl ${suspect} req.body_size gt 0`,
     `acl ${suspect} req.fhdr(referer) -m sub ?`,
     `acl ${suspect} url -m reg ${re.url}`,
     `acl ${suspect} req.fhdr(cookie) -m reg ${re.cookie}`,

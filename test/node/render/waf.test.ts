@@ -3,7 +3,9 @@
 // origin, and the corpus in test/fixtures/waf replayed through them. Attack classes must be
 // blocked ≥ 90 % each, benign traffic falsely blocked ≤ 1 %; with owasp off nothing is
 // blocked. Plus the pure shape of the emitted lines and map.
+import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http2 from 'node:http2'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -45,7 +47,7 @@ t.test('the frontend looks the paranoia up by Host, then waits for bodies and ru
   t.equal(lines[1], 'http-request set-var(txn.waf) var(txn.host_key),map(/run/lumos/maps/waf.map)')
   t.equal(lines[2], 'acl waf_on var(txn.waf) -m found')
   const acls = lines.filter(line => line.startsWith('acl '))
-  t.same(acls.map(line => line.split(' ')[1]), ['waf_on', ...Array(6).fill('waf_suspect')], 'the pre-filter terms (a body among them): repeated acl lines, ORed')
+  t.same(acls.map(line => line.split(' ')[1]), ['waf_on', ...Array(7).fill('waf_suspect')], 'the pre-filter terms (a body among them): repeated acl lines, ORed')
   t.match(acls[1], / req\.hdr_names -m reg .*content-length\|transfer-encoding\|x-forwarded-for/, 'a body or X-Forwarded-For is one term on the header names')
   t.match(lines.at(-2), /^http-request wait-for-body .* if waf_on$/)
   t.equal(lines.at(-1), 'http-request lua.lumos_waf if waf_on waf_suspect', 'the action takes its paranoia from txn.waf')
@@ -121,9 +123,11 @@ t.test('the corpus replayed through HAProxy: ≥ 90 % of each attack class block
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const origin = await startOrigin()
   t.teardown(() => { origin.server.closeAllConnections(); origin.server.close() })
-  const [onPort, offPort] = [await freePort(), await freePort()]
+  const [onPort, offPort, h2Port] = [await freePort(), await freePort(), await freePort()]
+  // The "on" frontend also speaks cleartext HTTP/2 (as the TLS bind does after ALPN h2).
   const config = wafHaproxyConfig(dir, [{ port: onPort, domain: domain('on', true) }, { port: offPort, domain: domain('off', false) }], origin.port)
-  const haproxy = await startHaproxy(dir, config, [onPort, offPort])
+    .replace(`bind 127.0.0.1:${onPort}\n`, `bind 127.0.0.1:${onPort}\n    bind 127.0.0.1:${h2Port} proto h2\n`)
+  const haproxy = await startHaproxy(dir, config, [onPort, offPort, h2Port])
   t.teardown(haproxy.stop)
 
   const corpus = [...attacks, ...benign]
@@ -148,6 +152,22 @@ t.test('the corpus replayed through HAProxy: ≥ 90 % of each attack class block
   const changed = again.filter((r, i) => r.status !== first[i]!.status)
   for (const r of changed) t.comment(`answer changed on replay: ${r.request.class} ${r.request.method} ${r.request.path} ${first[again.indexOf(r)]!.status} → ${r.status}`)
   t.equal(changed.length, 0, 'replaying the corpus (verdicts now cached) changes no answer')
+
+  // HTTP/2 needs no Content-Length for a body: such a body is inspected too.
+  const h2Post = async (body: string): Promise<number> => {
+    const session = http2.connect(`http://127.0.0.1:${h2Port}`)
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/login', host: 'waf.test', 'content-type': 'application/x-www-form-urlencoded' })
+      stream.end(body)
+      const [headers] = await once(stream, 'response') as [http2.IncomingHttpHeaders]
+      stream.resume()
+      return Number(headers[':status'])
+    } finally {
+      session.close()
+    }
+  }
+  t.equal(await h2Post("user=admin' union select password from users--"), 403, 'an HTTP/2 body without Content-Length is inspected: SQL injection blocked')
+  t.equal(await h2Post('user=alice&remember=on'), 200, 'a harmless HTTP/2 body without Content-Length passes')
 
   // An attack in a repeated header line is seen too, not only the first occurrence's value.
   const twoCookieLines = async (second: string): Promise<string> => await new Promise((resolve, reject) => {
