@@ -46,7 +46,8 @@ t.test('claims arriving during a sync coalesce into one more sync, from the high
       held = Math.max(held, claims.get(peerId) ?? 0)
       inFlight--
     },
-    logger
+    logger,
+    claimGraceMs: 0
   })
   t.teardown(async () => { await catchUp.stop() })
   catchUp.noteClaim('a', 3) // starts a sync from a
@@ -64,7 +65,8 @@ t.test('a peer that claims a version and never delivers it is retried a bounded 
     heldVersion: () => 1,
     fetchFrom: async (peerId) => { calls.push(peerId); throw new Error('nothing verifiable') },
     logger,
-    retry: { baseMs: 1, maxMs: 2, attempts: 3 }
+    retry: { baseMs: 1, maxMs: 2, attempts: 3 },
+    claimGraceMs: 0
   })
   t.teardown(async () => { await catchUp.stop() })
   catchUp.noteClaim('liar', 9)
@@ -77,4 +79,35 @@ t.test('a peer that claims a version and never delivers it is retried a bounded 
   catchUp.noteClaim('liar', 10)
   await until('a fresh attempt for a higher claim', () => calls.length === 4)
   t.pass('a higher claim is tried again')
+})
+
+t.test('a claim waits out its grace: a version that arrives meanwhile (by gossip) costs no sync, a missing one is synced after it', async t => {
+  let held = 1
+  let now = 1000
+  const calls: string[] = []
+  const catchUp = new CatchUp({
+    heldVersion: () => held,
+    fetchFrom: async (peerId) => { calls.push(peerId); held = 3 },
+    logger,
+    claimGraceMs: 40,
+    now: () => now
+  })
+  t.teardown(async () => { await catchUp.stop() })
+  catchUp.noteClaim('a', 2)
+  now += 20
+  catchUp.noteClaim('a', 3)
+  held = 2 // version 2 arrives by gossip within the grace
+  await new Promise(resolve => setTimeout(resolve, 10))
+  t.same(calls, [], 'no sync during the grace')
+  now += 25 // 45 ms after the first claim: the higher claim kept the first deadline
+  await until('the sync of version 3, which gossip did not bring', () => calls.length === 1, 1000)
+  t.same(calls, ['a'])
+  t.equal(held, 3)
+
+  calls.length = 0
+  catchUp.noteClaim('b', 4)
+  held = 4 // delivered by gossip before the grace ends
+  now += 50
+  await new Promise(resolve => setTimeout(resolve, 80))
+  t.same(calls, [], 'a version gossip delivered within the grace is not fetched')
 })
