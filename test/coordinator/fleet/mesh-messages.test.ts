@@ -5,39 +5,19 @@
 // about itself, well-formed and bounded: anything else is rejected, logged with the sender
 // and an error code. What it accepts it handles and does not forward: the listener never
 // receives it.
-import { pino } from 'pino'
 import t from 'tap'
-import { Writable } from 'node:stream'
 import { sha256Hex } from '../../../coordinator/api/auth.ts'
 import { startCoordinator } from '../../../coordinator/index.ts'
 import type { Report } from '../../../proto/codec.ts'
 import { encodeHeartbeat } from '../../../proto/heartbeat.ts'
 import { createMeshPeer, heartbeatTopic, newPeerKey, reportsTopic, type MeshPeer } from '../../../proto/mesh-peer.ts'
 import { encodeReport, HAPROXY_RELOAD_FAILED, MAX_ERROR_MESSAGE_CHARS, MAX_REPORT_BYTES } from '../../../proto/report.ts'
+import { capturedLogger, waitFor } from '../../fixtures/in-process-fleet.ts'
 
 const ADMIN_KEY = 'admin-key-for-coordinator-mesh-messages-test'
-const WAIT_MS = 10_000
-
-type LogLine = Record<string, unknown> & { msg?: string }
-
-async function waitFor<T> (what: string, probe: () => T | undefined | false, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 t.test('the coordinator rejects malformed or impersonating heartbeats and reports, and forwards none it accepts', async t => {
-  const lines: LogLine[] = []
-  const sink = new Writable({
-    write (chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as LogLine)
-      done()
-    }
-  })
+  const { logger, lines } = capturedLogger('warn')
   const coordinator = await startCoordinator({
     dataDir: t.testdir(),
     httpHost: '127.0.0.1',
@@ -46,7 +26,7 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
     p2pPort: 0,
     adminKeyHash: sha256Hex(ADMIN_KEY),
     logLevel: 'warn'
-  }, pino({ level: 'warn' }, sink))
+  }, logger)
   const peers: MeshPeer[] = []
   t.teardown(async () => {
     for (const peer of peers) await peer.stop()
@@ -58,7 +38,7 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${ADMIN_KEY}` } : {}) },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(WAIT_MS)
+      signal: AbortSignal.timeout(10_000)
     })
     const answer = await response.json() as Record<string, any>
     if (!response.ok) throw new Error(`POST ${path} answered ${response.status}: ${JSON.stringify(answer)}`)
