@@ -17,14 +17,18 @@ import type { ConfigVersion } from '../../proto/codec.ts'
 import { isLumosError } from '../../proto/lumos-error.ts'
 import { writeFileAtomic } from '../../proto/peer-key-file.ts'
 import type { HaproxyControl } from '../haproxy/haproxy-control.ts'
+import { renderBackend } from '../render/backend.ts'
 import { renderHaproxyConfig, type RenderedConfig, type RenderInput } from '../render/render.ts'
+import type { NodeFeatures } from '../render/rules.ts'
 import { SelfSignedCerts } from '../tls/self-signed-certs.ts'
 import { pruneStale, readFileSet, restoreFiles, writeChanged } from './generated-files.ts'
+import { originOnlyChanges } from './origin-change.ts'
 import { changedFiles, planRuntimeUpdate, type FileSet } from './runtime-plan.ts'
 import { planServerUpdate } from './server-plan.ts'
 
 export interface ApplyResult {
   version: number
+  /** The rendered config's hash; '' when origins moved through the runtime API before the config was rendered (written later). */
   renderHash: string
   /** HAProxy was reloaded (or started) for this version. */
   reloaded: boolean
@@ -63,7 +67,16 @@ export interface ConfigApplierInit {
   onFailed: (version: number, err: Error) => void
   /** Delays before the retries of a failed version; DEFAULT_RETRY_DELAYS_MS by default, [] for none. */
   retryDelaysMs?: readonly number[]
+  /**
+   * After origins moved through the runtime API without a render, haproxy.cfg is rendered
+   * and written once no version came for this long (PERSIST_DELAY_MS by default); 0 writes
+   * it right after each such version.
+   */
+  persistDelayMs?: number
 }
+
+/** Quiet time before an origin move HAProxy already runs is rendered and written to disk. */
+export const PERSIST_DELAY_MS = 1000
 
 /** Retries of a failed version: about 2 s, 5 s, 15 s after each failure (±20 % jitter). */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [2000, 5000, 15_000]
@@ -88,6 +101,12 @@ export class ConfigApplier {
    * (then read from disk). Only this applier writes them.
    */
   private onDisk: OnDisk | undefined
+  /** The version HAProxy runs as far as this applier knows, and the node features of its last full render. */
+  private live: { config: ConfigVersion, features: NodeFeatures } | undefined
+  /** HAProxy runs `live` through runtime commands that haproxy.cfg on disk does not have yet. */
+  private unwritten = false
+  private persistTimer: NodeJS.Timeout | undefined
+  private persistDue = false
 
   constructor (init: ConfigApplierInit) {
     this.init = init
@@ -111,7 +130,11 @@ export class ConfigApplier {
   }
 
   private async drain (): Promise<void> {
-    while (this.pending !== undefined) {
+    while (this.pending !== undefined || this.persistDue) {
+      if (this.pending === undefined) {
+        await this.writeLive()
+        continue
+      }
       const config = this.pending
       this.pending = undefined
       try {
@@ -157,6 +180,8 @@ export class ConfigApplier {
   stop (): void {
     if (this.retry !== undefined) clearTimeout(this.retry.timer)
     this.retry = undefined
+    // An unwritten origin move is not lost: a restarted node applies the stored version again.
+    clearTimeout(this.persistTimer)
   }
 
   /** Applies one version; `persist`, when set, writes files HAProxy already runs from memory (after onApplied, before the next apply). */
@@ -164,14 +189,18 @@ export class ConfigApplier {
     const started = performance.now()
     const { haproxy, runDir } = this.init
     const log = this.init.logger.child({ version: config.version })
-    const render = this.init.render ?? renderHaproxyConfig
-    const rendered = render({ config, serverId: this.init.serverId, httpBind: this.init.httpBind, httpsBind: this.init.httpsBind, template: this.init.template, paths: { runDir, templatesDir: this.init.templatesDir } })
+    const moved = await this.moveOrigins(config, log, started)
+    if (moved !== undefined) return moved
+    // The full way starts from what HAProxy runs being on disk.
+    if (this.unwritten) await this.writeLive()
+    const rendered = this.render(config)
     const renderMs = performance.now() - started
     const madeCerts = await this.certs.ensure(rendered.certificates)
     const onDisk = this.onDisk
     const live = onDisk?.live ?? await readFile(this.configFile, 'utf8').then(splitHashMarker, () => undefined)
     const result = (reloaded: boolean, runtime: boolean): { result: ApplyResult } => ({ result: { version: config.version, renderHash: rendered.hash, reloaded, runtime, durationMs: performance.now() - started } })
     if (live?.hash === rendered.hash && madeCerts.length === 0 && await haproxy.status() !== undefined) {
+      this.live = { config, features: rendered.features }
       log.debug('rendered config unchanged; no reload')
       return result(false, false)
     }
@@ -189,6 +218,7 @@ export class ConfigApplier {
       try {
         await haproxy.runtime(commands)
         this.onDisk = written
+        this.live = { config, features: rendered.features }
         const durationMs = performance.now() - started
         log.info({ domains: rendered.domainCount, commands: commands.length, servers: servers.length, files: changedFiles(current, rendered.files), durationMs: round(durationMs) }, 'config applied through the runtime API')
         // HAProxy runs the change: the files follow after onApplied (fsyncs of ~1 MB are off the
@@ -210,11 +240,77 @@ export class ConfigApplier {
       reason = `files changed: ${summarize(changedFiles(current, rendered.files))}`
     }
     this.onDisk = undefined
+    this.live = undefined
     const timings = await this.reload(config.version, rendered, current, reason, log)
     this.onDisk = written
+    this.live = { config, features: rendered.features }
     const durationMs = performance.now() - started
     log.info({ domains: rendered.domainCount, reason, renderMs: round(renderMs), ...timings, durationMs: round(durationMs) }, 'config applied and HAProxy reloaded')
     return result(true, false)
+  }
+
+  private render (config: ConfigVersion): RenderedConfig {
+    const render = this.init.render ?? renderHaproxyConfig
+    return render({ config, serverId: this.init.serverId, httpBind: this.init.httpBind, httpsBind: this.init.httpsBind, template: this.init.template, paths: { runDir: this.init.runDir, templatesDir: this.init.templatesDir } })
+  }
+
+  /**
+   * The short way for a version that only moves origins (node/apply/origin-change.ts): the
+   * server commands planned from the changed domains' backends, sent to the runtime API,
+   * and haproxy.cfg rendered and written later (persistDelayMs), once for a burst. At
+   * 1 000 domains the full render and its hash were most of an apply's CPU, and every node
+   * of a shared machine paid it for every change. undefined: take the full way. Not with
+   * an injected renderer (tests put faults in the render).
+   */
+  private async moveOrigins (config: ConfigVersion, log: Logger, started: number): Promise<{ result: ApplyResult, persist?: () => Promise<void> } | undefined> {
+    const live = this.live
+    if (live === undefined || this.onDisk === undefined || this.init.render !== undefined) return undefined
+    const pairs = originOnlyChanges(live.config, config)
+    if (pairs === undefined) return undefined
+    const ctx = { config, runDir: this.init.runDir, templatesDir: this.init.templatesDir, node: live.features }
+    const commands: string[] = []
+    for (const [before, after] of pairs) {
+      if (!after.serverIds.includes(this.init.serverId)) continue
+      const planned = planServerUpdate(renderBackend(before, ctx, new Map()), renderBackend(after, ctx, new Map()))
+      if (planned === undefined) return undefined
+      commands.push(...planned)
+    }
+    try {
+      // No command to prove HAProxy runs (a change to other servers' domains): ask its master.
+      if (commands.length > 0) await this.init.haproxy.runtime(commands)
+      else if (await this.init.haproxy.status() === undefined) return undefined
+    } catch (err) {
+      log.warn({ err }, 'runtime API update failed; taking the full way')
+      return undefined
+    }
+    this.live = { config, features: live.features }
+    this.unwritten = this.unwritten || commands.length > 0
+    const durationMs = performance.now() - started
+    log.info({ domains: pairs.length, commands: commands.length, servers: commands.length, files: [], durationMs: round(durationMs) }, 'config applied through the runtime API')
+    const result: ApplyResult = { version: config.version, renderHash: '', reloaded: false, runtime: commands.length > 0, durationMs }
+    if (!this.unwritten) return { result }
+    if ((this.init.persistDelayMs ?? PERSIST_DELAY_MS) === 0) return { result, persist: async () => { await this.writeLive() } }
+    clearTimeout(this.persistTimer)
+    this.persistTimer = setTimeout(() => {
+      this.persistDue = true
+      this.running ??= this.drain().finally(() => { this.running = undefined })
+    }, this.init.persistDelayMs ?? PERSIST_DELAY_MS)
+    this.persistTimer.unref()
+    return { result }
+  }
+
+  /** Renders the version HAProxy runs and writes it, when origin moves left haproxy.cfg behind. */
+  private async writeLive (): Promise<void> {
+    this.persistDue = false
+    clearTimeout(this.persistTimer)
+    const live = this.live
+    if (!this.unwritten || live === undefined || this.onDisk === undefined) return
+    const rendered = this.render(live.config)
+    const written: OnDisk = { live: { cfg: rendered.haproxyCfg, hash: rendered.hash }, files: rendered.files }
+    const current = this.onDisk.files
+    this.onDisk = written
+    this.unwritten = false
+    await this.persist(written, current, this.init.logger.child({ version: live.config.version }))
   }
 
   /** Writes what the runtime API made live; on failure the next apply reads the disk again. */

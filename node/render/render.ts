@@ -51,6 +51,8 @@ export interface RenderedConfig {
   /** sha256 over the config, every file and the certificate names: equal hash means nothing to do. */
   hash: string
   domainCount: number
+  /** The frontend checks the node runs, which its backends were rendered for. */
+  features: NodeFeatures
 }
 
 export function assignedDomains (config: ConfigVersion, serverId: string): Domain[] {
@@ -160,5 +162,5 @@ export function renderHaproxyConfig (input: RenderInput): RenderedConfig {
   for (const path in files) { feed(`\0${path}\0`); feed(files[path]!) }
   for (const cert of certificates) feed(`\0${cert.file}\0${cert.hostnames.join(' ')}`)
   flush()
-  return { haproxyCfg, files, hostsMap, certificates, hash: hash.digest('hex'), domainCount: domains.length }
+  return { haproxyCfg, files, hostsMap, certificates, hash: hash.digest('hex'), domainCount: domains.length, features: node }
 }

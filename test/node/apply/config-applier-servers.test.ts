@@ -99,3 +99,31 @@ t.test('an origin change HAProxy refuses at run time falls back to a reload', as
   t.same((await serversState(scene)).get('origin1'), { addr: '127.0.0.1', port: second.port, weight: 100 }, 'the reload runs the new origin')
   t.equal((await scene.get('/c')).body, 'second /c\n', 'traffic reaches the new origin')
 })
+
+t.test('origin moves go live before haproxy.cfg is rendered: a burst is written once it is quiet, and a full apply writes what runs first', async t => {
+  const scene = await startScene(t, { persistDelayMs: 400 })
+  const second = await startSecondOrigin(t)
+  const cfgPath = join(scene.dir, 'haproxy.cfg')
+  await scene.apply(scene.version(1, [scene.domain()]))
+  const written = await readFile(cfgPath, 'utf8')
+  const before = await scene.haproxy.status()
+
+  const moved = await scene.apply(scene.version(2, [scene.domain({ origins: [origin(second.port, 30)] })]))
+  t.match(moved, { reloaded: false, runtime: true, renderHash: '' }, 'applied through the runtime API, before any render')
+  t.same((await serversState(scene)).get('origin1'), { addr: '127.0.0.1', port: second.port, weight: 30 }, 'HAProxy runs the new port and weight')
+  await scene.apply(scene.version(3, [scene.domain({ origins: [origin(second.port, 60)] })]))
+  t.equal((await serversState(scene)).get('origin1')?.weight, 60, 'and the next weight')
+  t.equal(await readFile(cfgPath, 'utf8'), written, 'haproxy.cfg not written during the burst')
+  await waitFor('haproxy.cfg with the newest weight', async () => (await readFile(cfgPath, 'utf8')).includes(`server origin1 127.0.0.1:${second.port} weight 60 check`) ? true : undefined, 5000)
+  t.pass('written once the burst is over')
+
+  // A move not yet written, then a change that needs the full way (a new timeout: reload).
+  await scene.apply(scene.version(4, [scene.domain({ origins: [origin(second.port, 10)] })]))
+  const full = await scene.apply(scene.version(5, [scene.domain({ origins: [origin(second.port, 10)], timeouts: { connectMs: 2500, serverMs: 0, clientMs: 0 } })]))
+  t.match(full, { reloaded: true }, 'the timeout reloads HAProxy')
+  const cfg = await readFile(cfgPath, 'utf8')
+  t.match(cfg, `server origin1 127.0.0.1:${second.port} weight 10 check`, 'haproxy.cfg has the weight the runtime API set')
+  t.match(cfg, 'timeout connect 2500ms', 'and the new version')
+  t.equal((await serversState(scene)).get('origin1')?.weight, 10, 'HAProxy runs weight 10 after the reload')
+  t.equal((await scene.haproxy.status())?.reloads, (before?.reloads ?? 0) + 1, 'one reload for the five versions after the start')
+})

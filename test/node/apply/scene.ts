@@ -75,6 +75,8 @@ export async function startScene (t: Test, overrides: Partial<ConfigApplierInit>
     logger: pino({ level: 'debug' }, pino.destination({ dest: join(dir, 'node.log'), sync: true })),
     onApplied: async (result) => { applied.push(result) },
     onFailed: (version, err) => { failures.push({ version, err }) },
+    // haproxy.cfg written right after an origin move, so a test can read it at once.
+    persistDelayMs: 0,
     ...overrides
   })
   const scene: Scene = {
