@@ -25,7 +25,13 @@ import { freePort, startHaproxy, wafHaproxyConfig } from './waf-haproxy.ts'
 import { BOT_OFF, BOT_ON, PAGES_ONLY, TYPICAL, WRK_HOST, challengeCookie, domain, withCookie } from './mixes.ts'
 import { baselineInstalled, startNginx } from './nginx-modsec.ts'
 
-const WRK_SECONDS = 10
+const WRK_SECONDS = 5
+/**
+ * Lumos on and off are measured in this many alternating pairs (on, off, on, off …) and the
+ * median pair's ratio is reported: on a 2-core machine shared by wrk, the proxies and the
+ * origin, one long run of each drifted by ±10 % between runs.
+ */
+const ROUNDS = 3
 const WRK_THREADS = 2
 const WRK_CONNECTIONS = 32
 const PROXY_THREADS = 2
@@ -69,19 +75,32 @@ interface Throughput {
   non2xx: Record<string, number>
   /** HAProxy CPU (user + system, all threads) per request: both HAProxy setups share one process, measured one after the other. */
   haproxyCpuUsPerRequest: { on: number, off: number, onNoCache?: number }
+  /** The median of the ROUNDS alternating on/off pairs (reqPerSec shows that pair). */
   ratioLumosOnOff: number
+  /** Every pair's ratio, in order. */
+  ratioRounds: number[]
   /** The same with the WAF's verdict cache off (LUMOS_WAF_CACHE=0): every value inspected afresh. */
   ratioLumosOnNoCacheOff?: number
   ratioModsecVsPlainNginx: number
 }
 
+function median (values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN
+}
+
 async function measureMix (script: string, ports: { on: number, off: number, modsec: number, plain: number }, haproxyPid: number): Promise<Throughput> {
-  const runs = { haproxyOn: await wrk(ports.on, script, haproxyPid), haproxyOff: await wrk(ports.off, script, haproxyPid), nginxModsec: await wrk(ports.modsec, script), nginxPlain: await wrk(ports.plain, script) }
+  const pairs: Array<{ on: WrkRun, off: WrkRun }> = []
+  for (let round = 0; round < ROUNDS; round++) pairs.push({ on: await wrk(ports.on, script, haproxyPid), off: await wrk(ports.off, script, haproxyPid) })
+  const ratios = pairs.map(p => p.on.rps / p.off.rps)
+  const middle = pairs[ratios.indexOf(median(ratios))]!
+  const runs = { haproxyOn: middle.on, haproxyOff: middle.off, nginxModsec: await wrk(ports.modsec, script), nginxPlain: await wrk(ports.plain, script) }
   return {
     reqPerSec: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, Math.round(v.rps)])),
-    non2xx: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.non2xx])),
-    haproxyCpuUsPerRequest: { on: runs.haproxyOn.proxyCpuUsPerRequest ?? NaN, off: runs.haproxyOff.proxyCpuUsPerRequest ?? NaN },
-    ratioLumosOnOff: Number((runs.haproxyOn.rps / runs.haproxyOff.rps).toFixed(3)),
+    non2xx: Object.fromEntries(Object.entries({ ...runs, haproxyOn: { non2xx: pairs.reduce((n, p) => n + p.on.non2xx, 0) }, haproxyOff: { non2xx: pairs.reduce((n, p) => n + p.off.non2xx, 0) } }).map(([k, v]) => [k, v.non2xx])),
+    haproxyCpuUsPerRequest: { on: median(pairs.map(p => p.on.proxyCpuUsPerRequest ?? NaN)), off: median(pairs.map(p => p.off.proxyCpuUsPerRequest ?? NaN)) },
+    ratioLumosOnOff: Number(median(ratios).toFixed(3)),
+    ratioRounds: ratios.map(r => Number(r.toFixed(3))),
     ratioModsecVsPlainNginx: Number((runs.nginxModsec.rps / runs.nginxPlain.rps).toFixed(3))
   }
 }
@@ -200,7 +219,8 @@ user-agent list and the JS challenge). Every request carries the \`lumos_chk\` c
 holds once it solved the challenge, so HAProxy recomputes its HMAC on every page request (the
 bench checks first that a page request without it gets the challenge). "Off" has neither.
 wrk ${WRK_SECONDS} s per cell, ${WRK_CONNECTIONS} connections, ${PROXY_THREADS} proxy threads / workers, nginx origin; wrk, the
-proxies and the origin share the machine's CPUs.
+proxies and the origin share the machine's CPUs. Lumos on and off run in ${ROUNDS} alternating pairs; the
+ratio is the median pair's (every pair's ratio: ${Object.entries(tp).map(([mix, r]) => `${mix} ${r.ratioRounds.join(' / ')}`).join('; ')}).
 
 - **typical** — plain browser GETs (pages, assets, a simple search), each with the Accept
   header a browser sends for it: half are pages and pass the cookie check, assets and API calls
