@@ -65,6 +65,11 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: gater,
+    // No libp2p ping of every connection every 10 s (a stream and a protocol negotiation
+    // each time, 4 per second per node at 20 nodes), which also aborted a connection whose
+    // ping was late on a loaded machine: heartbeats and /lumos/probe/1 watch the peers, and
+    // yamux keep-alive frames find dead connections.
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       pubsub: gossipsub({
