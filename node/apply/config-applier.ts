@@ -125,6 +125,11 @@ export class ConfigApplier {
   async schedule (config: ConfigVersion): Promise<void> {
     this.newest = Math.max(this.newest, config.version)
     if (this.pending === undefined || this.pending.version < config.version) this.pending = config
+    await this.kick()
+  }
+
+  /** Runs the queue (versions, then a due write) unless it runs already. */
+  private async kick (): Promise<void> {
     this.running ??= this.drain().finally(() => { this.running = undefined })
     await this.running
   }
@@ -219,6 +224,7 @@ export class ConfigApplier {
         await haproxy.runtime(commands)
         this.onDisk = written
         this.live = { config, features: rendered.features }
+        this.unwritten = false
         const durationMs = performance.now() - started
         log.info({ domains: rendered.domainCount, commands: commands.length, servers: servers.length, files: changedFiles(current, rendered.files), durationMs: round(durationMs) }, 'config applied through the runtime API')
         // HAProxy runs the change: the files follow after onApplied (fsyncs of ~1 MB are off the
@@ -244,6 +250,7 @@ export class ConfigApplier {
     const timings = await this.reload(config.version, rendered, current, reason, log)
     this.onDisk = written
     this.live = { config, features: rendered.features }
+    this.unwritten = false
     const durationMs = performance.now() - started
     log.info({ domains: rendered.domainCount, reason, renderMs: round(renderMs), ...timings, durationMs: round(durationMs) }, 'config applied and HAProxy reloaded')
     return result(true, false)
@@ -289,12 +296,14 @@ export class ConfigApplier {
     log.info({ domains: pairs.length, commands: commands.length, servers: commands.length, files: [], durationMs: round(durationMs) }, 'config applied through the runtime API')
     const result: ApplyResult = { version: config.version, renderHash: '', reloaded: false, runtime: commands.length > 0, durationMs }
     if (!this.unwritten) return { result }
-    if ((this.init.persistDelayMs ?? PERSIST_DELAY_MS) === 0) return { result, persist: async () => { await this.writeLive() } }
+    const delayMs = this.init.persistDelayMs ?? PERSIST_DELAY_MS
+    if (delayMs === 0) return { result, persist: async () => { await this.writeLive() } }
+    // Re-armed by every version: written once the burst is over.
     clearTimeout(this.persistTimer)
     this.persistTimer = setTimeout(() => {
       this.persistDue = true
-      this.running ??= this.drain().finally(() => { this.running = undefined })
-    }, this.init.persistDelayMs ?? PERSIST_DELAY_MS)
+      void this.kick()
+    }, delayMs)
     this.persistTimer.unref()
     return { result }
   }
