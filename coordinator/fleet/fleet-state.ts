@@ -117,7 +117,11 @@ export class FleetState {
         if (verdict !== TopicValidatorResult.Accept) return verdict
         // The coordinator is where heartbeats and reports end: taken here, not forwarded
         // (nodes send their own to every peer that needs them; docs/decisions/002-gossipsub.md).
-        this.handle(message)
+        try {
+          this.handle(message)
+        } catch (err) {
+          this.init.logger.error({ err, account: accountId }, `${kind} message not handled`)
+        }
         return TopicValidatorResult.Ignore
       })
       pubsub.subscribe(topic)
