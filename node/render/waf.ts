@@ -97,6 +97,18 @@ export function wafMapContent (domains: readonly Domain[], hosts: HostIndex = ho
  * trie: see word-pattern.ts).
  */
 export function wafPrefilterRegexes (templatesDir: string): { url: string, cookie: string, userAgent: string } {
+  let regexes = prefilterRegexes.get(templatesDir)
+  if (regexes === undefined) {
+    regexes = buildPrefilterRegexes(templatesDir)
+    prefilterRegexes.set(templatesDir, regexes)
+  }
+  return regexes
+}
+
+/** Per templates dir: its scanner list is read and turned into a trie once per process, not at every render. */
+const prefilterRegexes = new Map<string, Readonly<{ url: string, cookie: string, userAgent: string }>>()
+
+function buildPrefilterRegexes (templatesDir: string): { url: string, cookie: string, userAgent: string } {
   const words = `(?i:(^|[^a-z0-9])(${PLAIN_WORDS.join('|')})([^a-z0-9]|$))`
   // The query is what follows the first ?: anchored there, each = is tried once.
   const query = (re: string): string => String.raw`^[^?]*\\x3f.*?` + re
