@@ -6,51 +6,24 @@
 // and an error code. What it accepts it handles and does not forward: the listener never
 // receives it.
 import t from 'tap'
-import { sha256Hex } from '../../../coordinator/api/auth.ts'
-import { startCoordinator } from '../../../coordinator/index.ts'
 import type { Report } from '../../../proto/codec.ts'
 import { encodeHeartbeat } from '../../../proto/heartbeat.ts'
 import { createMeshPeer, heartbeatTopic, newPeerKey, reportsTopic, type MeshPeer } from '../../../proto/mesh-peer.ts'
 import { encodeReport, HAPROXY_RELOAD_FAILED, MAX_ERROR_MESSAGE_CHARS, MAX_REPORT_BYTES } from '../../../proto/report.ts'
-import { capturedLogger, waitFor } from '../../fixtures/in-process-fleet.ts'
-
-const ADMIN_KEY = 'admin-key-for-coordinator-mesh-messages-test'
+import { InProcessFleet, waitFor } from '../../fixtures/in-process-fleet.ts'
 
 t.test('the coordinator rejects malformed or impersonating heartbeats and reports, and forwards none it accepts', async t => {
-  const { logger, lines } = capturedLogger('warn')
-  const coordinator = await startCoordinator({
-    dataDir: t.testdir(),
-    httpHost: '127.0.0.1',
-    httpPort: 0,
-    p2pHost: '127.0.0.1',
-    p2pPort: 0,
-    adminKeyHash: sha256Hex(ADMIN_KEY),
-    logLevel: 'warn'
-  }, logger)
+  const fleet = await InProcessFleet.start(t, 0)
+  const { coordinator, accountId } = fleet
+  const lines = fleet.coordinatorLog.lines
   const peers: MeshPeer[] = []
-  t.teardown(async () => {
-    for (const peer of peers) await peer.stop()
-    await coordinator.stop()
-  })
-  const api = `http://127.0.0.1:${(coordinator.api.server.address() as { port: number }).port}`
-  const call = async (path: string, body: unknown, auth = true): Promise<Record<string, any>> => {
-    const response = await fetch(`${api}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${ADMIN_KEY}` } : {}) },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000)
-    })
-    const answer = await response.json() as Record<string, any>
-    if (!response.ok) throw new Error(`POST ${path} answered ${response.status}: ${JSON.stringify(answer)}`)
-    return answer
-  }
-  const accountId = (await call('/v1/accounts', { name: 'Mesh Co', plan: 'pro' })).account.id as string
+  t.teardown(async () => { for (const peer of peers) await peer.stop() })
   /** A libp2p peer enrolled as a new server of the account, connected to the coordinator. */
   const enrolled = async (name: string): Promise<{ peer: MeshPeer, serverId: string, peerId: string }> => {
-    const server = await call(`/v1/accounts/${accountId}/servers`, { name, publicIp: '203.0.113.20' })
+    const server = await fleet.call('POST', `/v1/accounts/${accountId}/servers`, { name, publicIp: '203.0.113.20' })
     const peer = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
     peers.push(peer)
-    const enrollment = await call('/v1/enroll', { token: server.token, peerId: peer.peerId.toString(), multiaddrs: peer.getMultiaddrs().map(String) }, false)
+    const enrollment = await fleet.call('POST', '/v1/enroll', { token: server.token, peerId: peer.peerId.toString(), multiaddrs: peer.getMultiaddrs().map(String) })
     await peer.dial(coordinator.mesh.libp2p.getMultiaddrs())
     t.equal(enrollment.accountId, accountId)
     return { peer, serverId: server.server.id as string, peerId: peer.peerId.toString() }
