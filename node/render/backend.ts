@@ -39,13 +39,25 @@ const redirectRules: RuleModule = (domain) => domain.tls.enabled && domain.tls.r
 /** Rule modules in evaluation order. */
 const RULE_MODULES: readonly RuleModule[] = [blacklistRules, redirectRules, rateLimitRules, wafRules, botRules]
 
+/**
+ * Origins are health-checked only when there is another one to send traffic to. Checking
+ * a lone origin changes no routing (with it down, requests fail either way) and costs it a
+ * request per shield every 2 s: 20 shields × 1 000 single-origin domains would be 10 000
+ * checks per second (docs/decisions/003-apply-path.md).
+ */
+function healthChecked (domain: Domain): boolean {
+  return domain.origins.length > 1
+}
+
 function serverLine (domain: Domain, index: number): string {
   const origin = domain.origins[index]!
   const address = origin.address.includes(':') ? `[${origin.address}]` : origin.address
   // Origins are often private or self-signed: TLS to them encrypts without verifying the certificate.
   const tls = origin.tls ? ` ssl verify none sni str(${domain.hostname}) check-sni ${domain.hostname}` : ''
-  return `server origin${index + 1} ${address}:${origin.port} weight ${origin.weight} check inter 2s fall 3 rise 2${tls}`
+  const check = healthChecked(domain) ? ' check inter 2s fall 3 rise 2' : ''
+  return `server origin${index + 1} ${address}:${origin.port} weight ${origin.weight}${check}${tls}`
 }
+
 
 /** Indentation of the lines inside a section, with the newline that precedes each. */
 const LINE = '\n    '
@@ -82,10 +94,12 @@ function buildBackend (domain: Domain, ctx: RuleContext, files: Map<string, stri
   for (const path in errors.files) files.set(path, errors.files[path]!)
   let text = `\nbackend ${backendName(domain)}${LINE}# ${domain.hostname}${LINE}balance roundrobin` +
     `${LINE}timeout connect ${haproxyDuration(timeoutOr(domain.timeouts.connectMs, DEFAULT_TIMEOUTS.connectMs))}` +
-    `${LINE}timeout server ${haproxyDuration(timeoutOr(domain.timeouts.serverMs, DEFAULT_TIMEOUTS.serverMs))}` +
-    `${LINE}option httpchk${LINE}http-check send meth GET uri / ver HTTP/1.1 hdr Host ${domain.hostname}` +
-    // A status range, not `rstatus ^[2-4]`: a regex is compiled once per backend at every start/reload.
-    `${LINE}http-check expect status 200-499`
+    `${LINE}timeout server ${haproxyDuration(timeoutOr(domain.timeouts.serverMs, DEFAULT_TIMEOUTS.serverMs))}`
+  if (healthChecked(domain)) {
+    text += `${LINE}option httpchk${LINE}http-check send meth GET uri / ver HTTP/1.1 hdr Host ${domain.hostname}` +
+      // A status range, not `rstatus ^[2-4]`: a regex is compiled once per backend at every start/reload.
+      `${LINE}http-check expect status 200-499`
+  }
   for (const line of errors.backendLines) { text += LINE; text += line }
   for (const module of RULE_MODULES) {
     const rule = module(domain, ctx)

@@ -40,15 +40,19 @@ async function serversState (scene: Scene): Promise<Map<string, { addr: string, 
 }
 
 const origin = (port: number, weight = 100) => ({ address: '127.0.0.1', port, weight, tls: false })
+/** The server line of a lone origin (not health-checked) in haproxy.cfg. */
+const serverLine = (port: number, weight: number): RegExp => new RegExp(`^    server origin1 127\\.0\\.0\\.1:${port} weight ${weight}$`, 'm')
 
 t.test('a new origin port and weight go live through the runtime API without a reload', async t => {
   const scene = await startScene(t)
   const second = await startSecondOrigin(t)
-  await scene.apply(scene.version(1, [scene.domain()]))
+  // Two origins, so that they are health-checked; the standby (weight 0) takes no traffic.
+  const standby = origin(scene.originPort, 0)
+  await scene.apply(scene.version(1, [scene.domain({ origins: [origin(scene.originPort), standby] })]))
   t.equal((await scene.get('/a')).body, 'origin /a\n', 'the first origin serves')
   const before = await scene.haproxy.status()
 
-  const result = await scene.apply(scene.version(2, [scene.domain({ origins: [origin(second.port, 30)] })]))
+  const result = await scene.apply(scene.version(2, [scene.domain({ origins: [origin(second.port, 30), standby] })]))
   t.match(result, { reloaded: false, runtime: true }, 'applied through the runtime API')
   t.comment(`runtime origin change: ${result?.durationMs.toFixed(1)} ms`)
   const after = await scene.haproxy.status()
@@ -63,7 +67,7 @@ t.test('a new origin port and weight go live through the runtime API without a r
   t.match(cfg, `server origin1 127.0.0.1:${second.port} weight 30 check`, 'haproxy.cfg is written for the next start')
   t.same(scene.applier.reloads.map(r => r.result), ['ok'], 'one recorded reload: the start')
 
-  const combined = await scene.apply(scene.version(3, [scene.domain({ origins: [origin(second.port, 60)], waf: { ipBlacklist: ['127.0.0.3'], rateLimitRequests: 0, rateLimitWindowS: 10, owasp: false, paranoia: 1 } })]))
+  const combined = await scene.apply(scene.version(3, [scene.domain({ origins: [origin(second.port, 60), standby], waf: { ipBlacklist: ['127.0.0.3'], rateLimitRequests: 0, rateLimitWindowS: 10, owasp: false, paranoia: 1 } })]))
   t.match(combined, { reloaded: false, runtime: true }, 'a weight change beside a blacklist entry: runtime API too')
   t.equal((await serversState(scene)).get('origin1')?.weight, 60)
   t.equal((await scene.get('/', { from: '127.0.0.3' })).status, 403, 'the blacklist entry takes effect')
@@ -114,7 +118,7 @@ t.test('origin moves go live before haproxy.cfg is rendered: a burst is written 
   await scene.apply(scene.version(3, [scene.domain({ origins: [origin(second.port, 60)] })]))
   t.equal((await serversState(scene)).get('origin1')?.weight, 60, 'and the next weight')
   t.equal(await readFile(cfgPath, 'utf8'), written, 'haproxy.cfg not written during the burst')
-  await waitFor('haproxy.cfg with the newest weight', async () => (await readFile(cfgPath, 'utf8')).includes(`server origin1 127.0.0.1:${second.port} weight 60 check`) ? true : undefined, 5000)
+  await waitFor('haproxy.cfg with the newest weight', async () => serverLine(second.port, 60).test(await readFile(cfgPath, 'utf8')) ? true : undefined, 5000)
   t.pass('written once the burst is over')
 
   // A move not yet written, then a change that needs the full way (a new timeout: reload).
@@ -122,7 +126,7 @@ t.test('origin moves go live before haproxy.cfg is rendered: a burst is written 
   const full = await scene.apply(scene.version(5, [scene.domain({ origins: [origin(second.port, 10)], timeouts: { connectMs: 2500, serverMs: 0, clientMs: 0 } })]))
   t.match(full, { reloaded: true }, 'the timeout reloads HAProxy')
   const cfg = await readFile(cfgPath, 'utf8')
-  t.match(cfg, `server origin1 127.0.0.1:${second.port} weight 10 check`, 'haproxy.cfg has the weight the runtime API set')
+  t.match(cfg, serverLine(second.port, 10), 'haproxy.cfg has the weight the runtime API set')
   t.match(cfg, 'timeout connect 2500ms', 'and the new version')
   t.equal((await serversState(scene)).get('origin1')?.weight, 10, 'HAProxy runs weight 10 after the reload')
   t.equal((await scene.haproxy.status())?.reloads, (before?.reloads ?? 0) + 1, 'one reload for the five versions after the start')
