@@ -32,19 +32,51 @@
 // a map change through the runtime API, no reload (only the node's first / last user of a
 // feature changes haproxy.cfg).
 //
+// Hit and miss paths. HAProxy evaluates every http-request rule of a section for every
+// request (no jump), so the challenge lines end the frontend's rules early with
+// `http-request allow`: it stops the http-request rules of the frontend only — the
+// backend's (WAF, bad-bot and challenge verdicts, rate limit) still run. The bot lines are
+// therefore the last http-request lines of the frontend (render.ts renders them last).
+//   hit path (two rules):
+//     1. txn.bot_ck = "<minute>;<lumos_chk value>;<client address, hex>|<Host header>", set
+//        for a challengeable request only (minute = floor(now / 60), VERIFIED_SLOT_S);
+//     2. allow when txn.bot_ck is unset (not challengeable) or is a key of the table (hit).
+//   miss: the TTL, host, the cookie's fields and the account key, then the HMAC and expiry
+//     window (txn.bot_ok); a verified cookie is stored when storable (see below), allow.
+//   no valid cookie: a valid lumos_pow earns a cookie (txn.bot_nexp; Set-Cookie is added
+//     after the response), allow; otherwise the page's values (txn.bot_bits: the backend
+//     serves the page).
+//
 // Cache of verified cookies: an HMAC costs HAProxy (OpenSSL 3) ~23k instructions, and a
 // browser sends the same cookie from the same IP for the same host page after page. A
-// cookie whose HMAC matched is remembered in the stick table of backend lumos_bot_verified
-// (BOT_VERIFIED_TABLE; a node with the challenge on only) under the key
-// "<mac>;<ip>|<expiry>|<host>" — the mac, then the exact signed message. A cookie value
-// never holds ';' (it ends the value), so the first ';' ends the mac and a key matches only
-// for the same mac over the same message, i.e. a cookie that would pass the HMAC again; a
-// key is looked up or stored only when mac is 43 characters and message ≤ 316 (key ≤ 360 =
-// the table's len), never truncated — another cookie is just verified by HMAC. The expiry
-// window is checked on every request, cache or not, so an expired cookie never passes.
-// Entries live BOT_VERIFIED_EXPIRE after their HMAC (a hit does not extend them); a full
-// table drops its oldest entries to store new ones (those clients are verified by HMAC again).
-// No peers: every start or reload (e.g. a new account key) begins with an empty table.
+// cookie that passed the HMAC and window checks is remembered in the stick table of backend
+// lumos_bot_verified (BOT_VERIFIED_TABLE; a node with the challenge on only) under
+// txn.bot_ck. A hit skips the checks: it is as good as running them because they depend on
+// the cookie value, client address, Host, time, TTL and account key only, and
+//   - the key determines the first three: <minute> is digits; a stored key has a cookie
+//     "<digits>.<43 base64url>" (checked before storing) and HAProxy's cookie value holds
+//     ';' only inside a '"'-quoted part, which a stored key never has before its second ';'
+//     — so in any key equal to a stored one, the second ';' ends the cookie; the address
+//     (4 or 16 bytes in hex, so family and bytes) holds no '|', so the first '|' after it
+//     starts the Host. A cookie for another host, from another address or with another
+//     expiry never hits.
+//   - time: a key names its minute, and a cookie is stored only if it expires after that
+//     minute ends (expiry ≥ (minute + 1) × 60): during the only minute its key can be
+//     looked up, the cookie is unexpired. Its upper bound (expiry ≤ time of the HMAC + TTL)
+//     only gets truer. This does not rely on the table's expire: HAProxy 2.6 keeps an entry
+//     past its expire while a stream that tracked it is alive (a slow download can hold it
+//     for hours; lookups do not refresh entries) — the minute in the key makes such an
+//     entry unreachable. A stepped clock changes the minute too.
+//   - a TTL lowered through the map applies to cached cookies from the next minute on; the
+//     account key changes only with a reload, which empties the table (no peers).
+//   - length: HAProxy compares a lookup key longer than the table's len (360) on its first
+//     360 bytes, which could equal a stored key of exactly 360 bytes; only keys shorter
+//     than 360 are stored (a real key is at most 8 + 1 + 54 + 1 + 32 + 1 + 259 = 356
+//     bytes), so an over-long lookup never hits.
+// A valid cookie that is not storable (expiring within the minute, junk after the mac, an
+// over-long Host) is verified by HMAC on every request. A client is verified by HMAC once a
+// minute. Entries expire BOT_VERIFIED_EXPIRE after they are stored; a full table drops its
+// oldest entries to store new ones (those clients are verified by HMAC again).
 //
 // The key reaches HAProxy as a one-line map file bot/challenge.key in the run dir
 // ("k <base64 key>"), read with str(k),map(...) — HAProxy loads maps at start-up, so the
@@ -77,17 +109,19 @@ export const MAX_CHALLENGE_TTL_S = 30 * 86400
 const MIN_KEY_BYTES = 16
 /** The stick table (a backend of its own) of cookies whose HMAC matched. */
 export const BOT_VERIFIED_TABLE = 'lumos_bot_verified'
-/** Longest signed message cached ("<ip>|<expiry>|<host>": 45 + 1 + 10 + 1 + 253 = 310 at most for a real host). */
-const VERIFIED_MSG_MAX = 316
-/** Table key length: 43-character mac, ';', message. */
-const VERIFIED_KEY_LEN = 43 + 1 + VERIFIED_MSG_MAX
+/** The time slot of a cache key: a cached cookie is trusted only during the minute it was verified in. */
+const VERIFIED_SLOT_S = 60
+/** The table's key length; only shorter keys are stored (see the header comment). */
+const VERIFIED_KEY_LEN = 360
+/** A storable key up to its Host: minute, a cookie exactly "<expiry>.<43 base64url>", hex address. */
+const STORABLE_KEY = '^[0-9]+;[0-9]+[.][A-Za-z0-9_-]{43};[0-9A-F]+[|]'
 /**
  * Entries of the table. Memory is allocated per stored entry, about len + 100 bytes of
  * session and tree overhead: 20 000 × ~460 B ≈ 9 MB at most.
  */
 const VERIFIED_SIZE = '20k'
-/** How long a verified cookie is trusted without its HMAC (the expiry window is still checked every time). */
-export const BOT_VERIFIED_EXPIRE = '2m'
+/** How long an entry stays in the table: a key is useless after its minute, so one minute. */
+export const BOT_VERIFIED_EXPIRE = '1m'
 
 /** Bad-bot user agents, case-insensitive substrings; see the file for the policy. */
 export function badBotsFile (templatesDir: string): string {
@@ -121,62 +155,81 @@ function badBotLines (ctx: RuleContext): string[] {
   return [`http-request set-var(txn.bot_bad) bool(true) if { var(${HOST_KEY_VAR}),map(${inRunDir(ctx.runDir, BOT_BLOCK_MAP)}) -m found } { req.fhdr(user-agent) -m sub -i -f ${badBotsFile(ctx.templatesDir)} }`]
 }
 
+/** "<ip>|<var a>|<host>": src cast to a string as %[src] prints it, then the variables. */
+function message (v: string): string {
+  return `src,concat(|,${v},|),concat(,txn.bot_host,)`
+}
+
+const MAC = 'hmac(sha256,txn.bot_key)'
+
 /**
- * The frontend's challenge computation for the domains of maps/bot-challenge.map (Host → TTL).
- * Every rule here is evaluated for every request of the node (HAProxy cannot skip a block
- * of rules), so the lines are few and each is gated by one variable that is absent on the
- * paths that do not need it: txn.bot_host (a challengeable request), txn.bot_hit (a cached
- * cookie: no key, no HMAC), txn.bot_bucket (no valid lumos_chk), txn.bot_issue (a valid
- * proof of work), txn.bot_bits (the page to serve).
+ * The hit path, for every request: the cache key of a challengeable request (a challenge
+ * domain, a page request), then the end of the frontend's rules unless the request is
+ * challengeable and its key is not in the table.
  */
-function challengeLines (ctx: RuleContext): string[] {
-  const keyMap = inRunDir(ctx.runDir, CHALLENGE_KEY_FILE)
-  const mac = 'hmac(sha256,txn.bot_key)'
-  // "<ip>|<var a>|<host>": src cast to a string as %[src] prints it, then the variables.
-  const message = (v: string): string => `src,concat(|,${v},|),concat(,txn.bot_host,)`
-  const signed = (v: string): string => `${message(v)},${mac}`
-  const cookie = `${CHALLENGE_COOKIE}=%[var(txn.bot_nexp)].%[var(txn.bot_nmac)]; Path=/; Max-Age=%[var(txn.bot_ttl)]; HttpOnly; SameSite=Lax`
+function lookupLines (ctx: RuleContext): string[] {
+  const challengeable = `{ var(${HOST_KEY_VAR}),map(${inRunDir(ctx.runDir, BOT_CHALLENGE_MAP)}) -m found } { req.fhdr(accept) -m sub -i text/html } { method GET HEAD } !{ path_beg /.well-known/ }`
+  return [
+    `http-request set-var-fmt(txn.bot_ck) "%[date,div(${VERIFIED_SLOT_S})];%[req.cook(${CHALLENGE_COOKIE})];%[src,hex]|%[req.hdr(host)]" if ${challengeable}`,
+    `http-request allow if !{ var(txn.bot_ck) -m found } || { var(txn.bot_ck),in_table(${BOT_VERIFIED_TABLE}) }`
+  ]
+}
+
+/**
+ * A miss: lumos_chk=<expiry>.<mac> is checked (signature over ip|expiry|host, expiry in
+ * (now, now + ttl]); a valid cookie is stored when its key is storable and ends the rules.
+ */
+function verifyLines (ctx: RuleContext): string[] {
   // exp − now, with now the current date (exp: the cookie's expiry, a string cast to an integer)
   const left = 'date,neg,add(txn.bot_exp)'
-  // the cookie's expiry window: 1 ≤ exp − now ≤ ttl
-  const live = `{ ${left} -m int ge 1 } { ${left},sub(txn.bot_ttl) -m int le 0 }`
+  const ok = '{ var(txn.bot_ok) -m bool }'
+  // Storable: shorter than the table's len, the exact shape, expiring after the key's minute.
+  const storable = `{ var(txn.bot_ck),length -m int lt ${VERIFIED_KEY_LEN} } { var(txn.bot_ck) -m reg ${STORABLE_KEY} } { var(txn.bot_ck),field(1,;),add(1),mul(${VERIFIED_SLOT_S}),sub(txn.bot_exp) -m int le 0 }`
   return [
-    // Which requests the challenge is for (a challenge domain, a page request); everything else skips all the work below.
     `http-request set-var(txn.bot_ttl) var(${HOST_KEY_VAR}),map_str_int(${inRunDir(ctx.runDir, BOT_CHALLENGE_MAP)})`,
-    'acl bot_gate var(txn.bot_host) -m found',
-    'acl bot_todo var(txn.bot_bucket) -m found',
-    'acl bot_issue var(txn.bot_issue) -m bool',
-    'acl bot_hit var(txn.bot_hit) -m bool',
-    'http-request set-var(txn.bot_host) req.hdr(host),host_only if { var(txn.bot_ttl) -m found } { req.fhdr(accept) -m sub -i text/html } { method GET HEAD } !{ path_beg /.well-known/ }',
-    // lumos_chk=<expiry>.<mac>: signature over ip|expiry|host, expiry in (now, now+ttl].
-    // The Cookie header is parsed once (txn.bot_chk), both fields are taken from the value.
-    `http-request set-var(txn.bot_chk) req.cook(${CHALLENGE_COOKIE}) if bot_gate`,
-    'http-request set-var(txn.bot_exp) var(txn.bot_chk),field(1,.) if bot_gate',
-    'http-request set-var(txn.bot_mac) var(txn.bot_chk),field(2,.) if bot_gate',
-    `http-request set-var(txn.bot_msg) ${message('txn.bot_exp')} if bot_gate`,
-    // The cache key "<mac>;<message>", only when it fits the table's len (never truncated).
-    `http-request set-var(txn.bot_ck) var(txn.bot_mac),concat(;,txn.bot_msg) if bot_gate { var(txn.bot_mac),length -m int eq 43 } { var(txn.bot_msg),length -m int le ${VERIFIED_MSG_MAX} }`,
-    // In the window, a cookie already verified skips the HMAC (txn.bot_hit); otherwise the HMAC,
-    // and a match is stored in the table.
-    `http-request set-var(txn.bot_hit) bool(true) if bot_gate ${live} { var(txn.bot_ck),in_table(${BOT_VERIFIED_TABLE}) }`,
-    // The key only for what follows (HMAC, proof of work): a cached cookie never reads it.
-    `http-request set-var(txn.bot_key) str(k),map(${keyMap}) if bot_gate !bot_hit`,
-    `http-request set-var(txn.bot_ok) var(txn.bot_msg),${mac},ub64enc,secure_memcmp(txn.bot_mac) if bot_gate !bot_hit ${live}`,
-    `http-request track-sc2 var(txn.bot_ck) table ${BOT_VERIFIED_TABLE} if { var(txn.bot_ok) -m bool } { var(txn.bot_ck) -m found }`,
-    // No valid cookie: the current bucket (also the page's), then lumos_pow=<bucket>.<nonce>,
-    // whose bucket must be the current or the previous one.
-    `http-request set-var(txn.bot_bucket) date,div(${POW_BUCKET_S}) if bot_gate !bot_hit !{ var(txn.bot_ok) -m bool }`,
-    `http-request set-var(txn.bot_pn) req.cook(${POW_COOKIE}),field(2,.) if bot_todo`,
-    `http-request set-var-fmt(txn.bot_pmsg) "pow|%[src]|%[req.cook(${POW_COOKIE}),field(1,.)]|%[var(txn.bot_host)]" if bot_todo { req.cook(${POW_COOKIE}),field(1,.),neg,add(txn.bot_bucket) -m int 0:1 }`,
-    `http-request set-var(txn.bot_issue) bool(true) if bot_todo { var(txn.bot_pmsg),${mac},bytes(0,16),ub64enc,concat(,txn.bot_pn,),sha2(256),hex ${zeroBitsMatch(POW_BITS)} }`,
-    `http-request set-var(txn.bot_nexp) date,add(txn.bot_ttl) if bot_issue`,
-    `http-request set-var(txn.bot_nmac) ${signed('txn.bot_nexp')},ub64enc if bot_issue`,
-    // Neither cookie is valid: the page's values; txn.bot_bits tells the backend to serve it.
-    `http-request set-var-fmt(txn.bot_cmsg) "pow|%[src]|%[var(txn.bot_bucket)]|%[var(txn.bot_host)]" if bot_todo !bot_issue`,
-    `http-request set-var(txn.bot_chal) var(txn.bot_cmsg),${mac},bytes(0,16),ub64enc if bot_todo !bot_issue`,
-    `http-request set-var(txn.bot_bits) int(${POW_BITS}) if bot_todo !bot_issue`,
-    // A solved challenge reaches the origin; its answer carries the new cookie (also when
-    // HAProxy answers itself, e.g. a 503 with every origin down: the work is not lost).
+    'http-request set-var(txn.bot_host) req.hdr(host),host_only',
+    `http-request set-var(txn.bot_exp) req.cook(${CHALLENGE_COOKIE}),field(1,.)`,
+    `http-request set-var(txn.bot_mac) req.cook(${CHALLENGE_COOKIE}),field(2,.)`,
+    `http-request set-var(txn.bot_key) str(k),map(${inRunDir(ctx.runDir, CHALLENGE_KEY_FILE)})`,
+    `http-request set-var(txn.bot_ok) ${message('txn.bot_exp')},${MAC},ub64enc,secure_memcmp(txn.bot_mac) if { ${left} -m int ge 1 } { ${left},sub(txn.bot_ttl) -m int le 0 }`,
+    `http-request track-sc2 var(txn.bot_ck) table ${BOT_VERIFIED_TABLE} if ${ok} ${storable}`,
+    `http-request allow if ${ok}`
+  ]
+}
+
+/**
+ * No valid lumos_chk: the current bucket (also the page's), then lumos_pow=<bucket>.<nonce>,
+ * whose bucket must be the current or the previous one. A valid one earns a cookie (and
+ * ends the rules); otherwise the page's values, txn.bot_bits telling the backend to serve it.
+ */
+function proofOfWorkLines (): string[] {
+  return [
+    `http-request set-var(txn.bot_bucket) date,div(${POW_BUCKET_S})`,
+    `http-request set-var(txn.bot_pn) req.cook(${POW_COOKIE}),field(2,.)`,
+    `http-request set-var-fmt(txn.bot_pmsg) "pow|%[src]|%[req.cook(${POW_COOKIE}),field(1,.)]|%[var(txn.bot_host)]" if { req.cook(${POW_COOKIE}),field(1,.),neg,add(txn.bot_bucket) -m int 0:1 }`,
+    `http-request set-var(txn.bot_nexp) date,add(txn.bot_ttl) if { var(txn.bot_pmsg),${MAC},bytes(0,16),ub64enc,concat(,txn.bot_pn,),sha2(256),hex ${zeroBitsMatch(POW_BITS)} }`,
+    `http-request set-var(txn.bot_nmac) ${message('txn.bot_nexp')},${MAC},ub64enc if bot_issue`,
+    'http-request allow if bot_issue',
+    `http-request set-var-fmt(txn.bot_cmsg) "pow|%[src]|%[var(txn.bot_bucket)]|%[var(txn.bot_host)]"`,
+    `http-request set-var(txn.bot_chal) var(txn.bot_cmsg),${MAC},bytes(0,16),ub64enc`,
+    `http-request set-var(txn.bot_bits) int(${POW_BITS})`
+  ]
+}
+
+/**
+ * The frontend's challenge lines for the domains of maps/bot-challenge.map (Host → TTL):
+ * the hit path, the miss, the proof of work, and the cookie of a solved challenge on the
+ * answer (also when HAProxy answers itself, e.g. a 503 with every origin down: the work is
+ * not lost). They end with `http-request allow` on every path but the page: nothing may
+ * follow them in the frontend.
+ */
+function challengeLines (ctx: RuleContext): string[] {
+  const cookie = `${CHALLENGE_COOKIE}=%[var(txn.bot_nexp)].%[var(txn.bot_nmac)]; Path=/; Max-Age=%[var(txn.bot_ttl)]; HttpOnly; SameSite=Lax`
+  return [
+    'acl bot_issue var(txn.bot_nexp) -m found',
+    ...lookupLines(ctx),
+    ...verifyLines(ctx),
+    ...proofOfWorkLines(),
     `http-after-response add-header set-cookie "${cookie}%[ssl_fc,iif(; Secure,)]" if bot_issue`,
     `http-after-response add-header set-cookie "${POW_COOKIE}=; Path=/; Max-Age=0" if bot_issue`
   ]
@@ -186,7 +239,7 @@ function challengeLines (ctx: RuleContext): string[] {
 export function botVerifiedSection (): string {
   return [
     `backend ${BOT_VERIFIED_TABLE}`,
-    `    # key "<mac>;<ip>|<expiry>|<host>", at most ${VERIFIED_KEY_LEN} bytes; ${VERIFIED_SIZE} entries of ~${VERIFIED_KEY_LEN + 100} B: 9 MB at most; no peers (empty after a reload)`,
+    `    # key "<minute>;<cookie>;<ip hex>|<Host>", stored only when shorter than ${VERIFIED_KEY_LEN} bytes; ${VERIFIED_SIZE} entries of ~${VERIFIED_KEY_LEN + 100} B: 9 MB at most; no peers (empty after a reload)`,
     `    stick-table type string len ${VERIFIED_KEY_LEN} size ${VERIFIED_SIZE} expire ${BOT_VERIFIED_EXPIRE}`
   ].join('\n')
 }

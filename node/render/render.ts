@@ -105,6 +105,8 @@ export function renderHaproxyConfig (input: RenderInput): RenderedConfig {
   const hosts = hostIndex(domains)
   const ctx: RuleContext = { config: input.config, runDir, templatesDir, node, hosts }
   // Frontend modules in evaluation order, each rendered once from all the node's domains.
+  // Bot protection stays last: its challenge lines end the frontend's rules with
+  // `http-request allow` (node/render/bot-protection.ts), which would skip any line after them.
   const frontend: FrontendRules[] = [blacklistFrontendRules(input.config, domains, ctx), wafFrontendRules(domains, ctx), botFrontendRules(domains, ctx)]
   const hostsMap = hostMapText(hosts, backendName)
   // Path → content; a later file of the same path wins.

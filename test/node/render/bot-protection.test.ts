@@ -85,18 +85,27 @@ t.test('the challenge TTL comes from the host map: it bounds the cookie lifetime
   t.match(text, 'Max-Age=%[var(txn.bot_ttl)];')
 })
 
-t.test('the table of verified cookies is a backend of its own, only on a challenge node, with keys never truncated', async t => {
+t.test('the table of verified cookies is a backend of its own, only on a challenge node; only keys shorter than its len are stored', async t => {
   const domain = domainWith({ jsChallenge: true })
   const on = botFrontendRules([domain], { ...ctx, node: { waf: false, badBots: false, challenge: true } })
   t.equal(on.sections?.length, 1)
   const section = on.sections?.[0] ?? ''
   t.match(section, new RegExp(`^backend ${BOT_VERIFIED_TABLE}\n`))
-  const len = Number(/stick-table type string len (\d+) size \S+ expire \d+[sm]$/m.exec(section)?.[1])
-  const msgMax = Number(/\{ var\(txn\.bot_msg\),length -m int le (\d+) \}/.exec(on.frontendLines.join('\n'))?.[1])
-  t.ok(msgMax >= 45 + 1 + 10 + 1 + 253, 'every real host, IPv6 client and 10-digit expiry fits')
-  t.equal(len, 43 + 1 + msgMax, 'the longest key stored is the table key length')
-  t.match(on.frontendLines.join('\n'), '{ var(txn.bot_mac),length -m int eq 43 }')
+  const [, len, expire] = /stick-table type string len (\d+) size \S+ expire (\d+[sm])$/m.exec(section) ?? []
+  t.ok(Number(len) > 8 + 1 + 54 + 1 + 32 + 1 + 259, 'a key of an IPv6 client and a 253-byte host with a port fits')
+  t.equal(expire, '1m', 'an entry stays as long as its key can be looked up (its minute)')
+  const store = on.frontendLines.find(line => line.startsWith('http-request track-sc2 ')) ?? ''
+  t.match(store, `{ var(txn.bot_ck),length -m int lt ${len} }`, 'a key of len bytes would match any longer key cut to len')
+  t.match(store, '{ var(txn.bot_ok) -m bool }')
   t.equal(botFrontendRules([domainWith({ blockBadBots: true })], { ...ctx, node: { waf: false, badBots: true, challenge: false } }).sections, undefined)
+})
+
+t.test('the hit path is two rules; every path but the challenge page ends the frontend\'s rules with allow', async t => {
+  const rules = rulesFor({ jsChallenge: true }).frontend.filter(line => line.startsWith('http-request ')).slice(1)
+  t.match(rules[0], /^http-request set-var-fmt\(txn\.bot_ck\) "%\[date,div\(60\)\];%\[req\.cook\(lumos_chk\)\];%\[src,hex\]\|%\[req\.hdr\(host\)\]" if \{ var\(txn\.host_key\),map\(\S+\) -m found \} /)
+  t.equal(rules[1], `http-request allow if !{ var(txn.bot_ck) -m found } || { var(txn.bot_ck),in_table(${BOT_VERIFIED_TABLE}) }`)
+  t.same(rules.filter(line => line.startsWith('http-request allow ')).length, 3, 'not challengeable or cached; verified; solved')
+  t.match(rules.at(-1), /^http-request set-var\(txn\.bot_bits\) /, 'the page is what falls through')
 })
 
 t.test('bad bots are refused before the challenge is considered', async t => {
@@ -217,20 +226,30 @@ async function verifiedKeys (shield: Shield): Promise<string[]> {
   const table = await runtimeCommand(shield, `show table ${BOT_VERIFIED_TABLE}`)
   return [...table.matchAll(/ key=(\S+)/g)].map(m => m[1]!)
 }
-const cacheKey = (cookie: string, ip: string, host = HOST) => {
-  const [expiry, mac] = cookie.replace('lumos_chk=', '').split('.')
-  return `${mac};${ip}|${expiry}|${host}`
+const minute = () => Math.floor(Date.now() / 60_000)
+const ipHex = (ip: string) => Buffer.from(ip.split('.').map(Number)).toString('hex').toUpperCase()
+/** The key the frontend looks up: "<minute>;<cookie value>;<ip hex>|<Host header>". */
+const cacheKey = (cookie: string, ip: string, host = HOST, at = minute()) => `${at};${cookie.replace('lumos_chk=', '')};${ipHex(ip)}|${host}`
+/** Plants a key through the runtime API (';' ends a command there). */
+async function plant (shield: Shield, key: string): Promise<void> {
+  await runtimeCommand(shield, `set table ${BOT_VERIFIED_TABLE} key ${key.replaceAll(';', '\\;')}`)
+}
+/** Waits, if needed, until `seconds` are left before the current minute ends, so a test's requests share one minute. */
+async function minuteWithRoom (seconds: number): Promise<void> {
+  const left = 60_000 - Date.now() % 60_000
+  if (left < seconds * 1000) await new Promise(resolve => setTimeout(resolve, left + 200))
 }
 
-t.test('a verified cookie is cached: the next request skips the HMAC; another host, IP or expiry is still verified and refused', async t => {
+t.test('a verified cookie is cached for its minute: the next request skips the HMAC; another host, IP or expiry is still verified and refused', async t => {
   const started = await startShield({ jsChallenge: true, challengeTtlS: 600 }, KEY, origin.port, false, [ALIAS])
   t.teardown(started.stop)
   const { port } = started
   t.same(await verifiedKeys(started), [], 'empty at start')
+  await minuteWithRoom(15)
   const expiry = nowS() + 300
   const cookie = cookieFor(KEY, '127.0.0.1', expiry)
   t.equal((await get(port, { headers: { cookie } })).status, 200, 'first request: verified by HMAC')
-  t.same(await verifiedKeys(started), [cacheKey(cookie, '127.0.0.1')], 'and stored with mac, IP, expiry and host')
+  t.same(await verifiedKeys(started), [cacheKey(cookie, '127.0.0.1')], 'and stored with the minute, cookie, IP and Host')
   const again = await get(port, { headers: { cookie } })
   t.equal(again.status, 200, 'second request: from the cache')
   t.equal(again.headers['set-cookie'], undefined)
@@ -239,7 +258,8 @@ t.test('a verified cookie is cached: the next request skips the HMAC; another ho
     ['the cached cookie for the alias', cookie, undefined, ALIAS],
     ['the cached cookie from another IP', cookie, '127.0.0.2'],
     ['the cached signature with another expiry', cookie.replace(`=${expiry}.`, `=${expiry + 1}.`)],
-    ['the cached signature with an expiry plus a suffix', cookie.replace(`=${expiry}.`, `=${expiry}|${HOST}.`)]
+    ['the cached signature with an expiry plus a suffix', cookie.replace(`=${expiry}.`, `=${expiry}|${HOST}.`)],
+    ['the cached cookie plus a quoted part holding the rest of its key', `${cookie}"x;${ipHex('127.0.0.1')}|${HOST}"`]
   ]
   for (const [name, c, localAddress, host] of cases) {
     t.ok(isChallenge(await get(port, { headers: { cookie: c, ...(host === undefined ? {} : { host }) }, localAddress })), name)
@@ -250,26 +270,67 @@ t.test('a verified cookie is cached: the next request skips the HMAC; another ho
   // Proof that a hit skips the HMAC: a key planted through the runtime API passes with a forged mac…
   const forged = `lumos_chk=${expiry}.${randomBytes(32).toString('base64url')}`
   t.ok(isChallenge(await get(port, { headers: { cookie: forged } })), 'a forged mac is refused')
-  await runtimeCommand(started, `set table ${BOT_VERIFIED_TABLE} key ${cacheKey(forged, '127.0.0.1').replace(';', '\\;')}`)
+  await plant(started, cacheKey(forged, '127.0.0.1'))
   t.ok((await verifiedKeys(started)).includes(cacheKey(forged, '127.0.0.1')), 'planted')
   t.equal((await get(port, { headers: { cookie: forged } })).status, 200, 'a planted key is trusted (the HMAC is skipped)')
-  // …but never outside the expiry window.
-  const expired = `lumos_chk=${nowS() - 1}.${randomBytes(32).toString('base64url')}`
-  await runtimeCommand(started, `set table ${BOT_VERIFIED_TABLE} key ${cacheKey(expired, '127.0.0.1').replace(';', '\\;')}`)
-  t.ok((await verifiedKeys(started)).includes(cacheKey(expired, '127.0.0.1')), 'planted')
-  t.ok(isChallenge(await get(port, { headers: { cookie: expired } })), 'a cached key past its expiry is refused')
+  // …but only during its own minute.
+  const stale = `lumos_chk=${expiry}.${randomBytes(32).toString('base64url')}`
+  await plant(started, cacheKey(stale, '127.0.0.1', HOST, minute() - 1))
+  t.ok((await verifiedKeys(started)).includes(cacheKey(stale, '127.0.0.1', HOST, minute() - 1)), 'planted for the previous minute')
+  t.ok(isChallenge(await get(port, { headers: { cookie: stale } })), 'a key of a past minute never hits')
 })
 
-t.test('a cached cookie is refused once it expires', async t => {
+t.test('a cookie expiring within the minute is never cached: verified by HMAC every time, refused once expired', async t => {
   const started = await startShield({ jsChallenge: true, challengeTtlS: 600 }, KEY, origin.port)
   t.teardown(started.stop)
-  const expiry = nowS() + 2
+  await minuteWithRoom(10)
+  const expiry = nowS() + 3
   const cookie = cookieFor(KEY, '127.0.0.1', expiry)
   t.equal((await get(started.port, { headers: { cookie } })).status, 200)
-  t.equal((await get(started.port, { headers: { cookie } })).status, 200, 'from the cache')
+  t.equal((await get(started.port, { headers: { cookie } })).status, 200, 'verified by HMAC again')
+  t.same(await verifiedKeys(started), [], 'not stored: it expires before the minute ends')
   await new Promise(resolve => setTimeout(resolve, expiry * 1000 - Date.now() + 100))
-  t.ok((await verifiedKeys(started)).includes(cacheKey(cookie, '127.0.0.1')), 'still in the table')
-  t.ok(isChallenge(await get(started.port, { headers: { cookie } })), 'but expired: challenged')
+  t.ok(isChallenge(await get(started.port, { headers: { cookie } })), 'expired: challenged')
+  const later = cookieFor(KEY, '127.0.0.1', (minute() + 1) * 60)
+  t.equal((await get(started.port, { headers: { cookie: later } })).status, 200)
+  t.same(await verifiedKeys(started), [cacheKey(later, '127.0.0.1')], 'a cookie expiring when the minute ends is stored')
+})
+
+t.test('only keys shorter than the table\'s len are stored, so a longer key cut to len never hits', async t => {
+  const started = await startShield({ jsChallenge: true, challengeTtlS: 600 }, KEY, origin.port)
+  t.teardown(started.stop)
+  const len = Number(/ len (\d+) /.exec(botFrontendRules([domainWith({ jsChallenge: true })], { ...ctx, node: { waf: false, badBots: false, challenge: true } }).sections?.[0] ?? '')?.[1])
+  await minuteWithRoom(15)
+  const cookie = cookieFor(KEY, '127.0.0.1', nowS() + 300)
+  // Host "<HOST>:000…0": the same host for the signature (the port is dropped), a key of the wanted length.
+  const hostFor = (keyLength: number) => `${HOST}:${'0'.repeat(keyLength - cacheKey(cookie, '127.0.0.1', `${HOST}:`).length)}`
+  for (const [keyLength, stored] of [[len - 1, true], [len, false], [len + 40, false]] as const) {
+    const host = hostFor(keyLength)
+    t.equal(cacheKey(cookie, '127.0.0.1', host).length, keyLength)
+    t.equal((await get(started.port, { headers: { cookie, host } })).status, 200, `a ${keyLength}-byte key: the cookie is valid`)
+    t.equal((await verifiedKeys(started)).includes(cacheKey(cookie, '127.0.0.1', host)), stored, stored ? 'stored' : 'not stored')
+  }
+  const junk = `${cookie}.${'x'.repeat(20)}`
+  t.equal((await get(started.port, { headers: { cookie: junk } })).status, 200, 'a valid cookie with junk after its mac passes')
+  t.notOk((await verifiedKeys(started)).some(key => key.includes('xxxx')), 'but is never stored')
+  // Why: HAProxy compares a lookup key longer than len on its first len bytes, so a stored
+  // key of exactly len bytes would let any longer key starting with it through.
+  const forged = `lumos_chk=${nowS() + 300}.${randomBytes(32).toString('base64url')}`
+  const host = hostFor(len + 40)
+  await plant(started, cacheKey(forged, '127.0.0.1', host).slice(0, len))
+  t.equal((await get(started.port, { headers: { cookie: forged, host } })).status, 200, 'a planted len-byte key hits a longer one')
+})
+
+t.test('the frontend\'s allow leaves the backend\'s verdicts: a bad bot is refused on every path', async t => {
+  const started = await startShield({ blockBadBots: true, jsChallenge: true, challengeTtlS: 600 }, KEY, origin.port)
+  t.teardown(started.stop)
+  const bot = { 'user-agent': 'sqlmap/1.7.2#stable (https://sqlmap.org)' }
+  const cookie = cookieFor(KEY, '127.0.0.1', nowS() + 300)
+  t.equal((await get(started.port, { headers: { cookie } })).status, 200, 'a browser stores its cookie')
+  t.equal((await get(started.port, { headers: { ...bot, accept: 'application/json' } })).status, 403, 'not challengeable')
+  t.equal((await get(started.port, { headers: { ...bot, cookie } })).status, 403, 'a cached cookie')
+  t.equal((await get(started.port, { headers: { ...bot, cookie: cookieFor(KEY, '127.0.0.1', nowS() + 400) } })).status, 403, 'a cookie verified by HMAC')
+  t.equal((await get(started.port, { headers: bot })).status, 403, 'no cookie')
 })
 
 t.test('wrong, stale or other-IP proofs of work are challenged again', async t => {

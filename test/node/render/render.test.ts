@@ -135,7 +135,10 @@ t.test('WAF and bot checks run once in the frontend before use_backend; their ve
     }
   }
   const frontend = cfg.slice(cfg.indexOf('frontend shield_http'), cfg.indexOf('\nbackend '))
-  inOrder(frontend, ['http-request set-var(txn.site) ', ...wafFrontendRules(config.domains, ctx).frontendLines, ...botFrontendRules(config.domains, ctx).frontendLines, 'use_backend '])
+  const botLines = botFrontendRules(config.domains, ctx).frontendLines
+  inOrder(frontend, ['http-request set-var(txn.site) ', ...wafFrontendRules(config.domains, ctx).frontendLines, ...botLines, 'use_backend '])
+  const lastBotRequestLine = botLines.filter(line => line.startsWith('http-request ')).at(-1) ?? '?'
+  t.notMatch(frontend.slice(frontend.indexOf(lastBotRequestLine)).split('\n').slice(1).join('\n'), /^ {4}(http-request|tcp-request content) /m, 'no request rule follows the challenge lines (they end the frontend\'s rules with allow)')
   t.equal(rendered.files['maps/waf.map'], 'shop.example.com 2\nshop.example.net 2\nwww.shop.example.com 2\n', 'the WAF map holds the guarded domain\'s hosts only')
   t.equal(rendered.files['maps/bot-challenge.map'], 'shop.example.com 1800\nshop.example.net 1800\nwww.shop.example.com 1800\n')
   for (const name of ['site_dom_full', 'site_dom_plain']) {
