@@ -47,7 +47,7 @@ const BROWSER_REQUESTS: Array<[string, keyof typeof ACCEPT]> = [['/', 'page'], [
  * Everyday browser traffic: nothing in it needs a detector (the pre-filter skips Lua).
  * `asBrowser`: each request with the Accept header a browser sends for it (pages are half
  * the mix and pass the challenge-cookie check); otherwise every request asks for HTML, so
- * every one pays the cookie's HMAC check (the pagesOnly worst case).
+ * every one goes through the challenge-cookie check (the pagesOnly worst case).
  */
 function browserMix (asBrowser: boolean): CorpusRequest[] {
   return BROWSER_REQUESTS.map(([path, kind]) => ({
