@@ -7,7 +7,7 @@
 // nginx + ModSecurity vs plain nginx, all proxying to the same nginx origin. "On" is what a
 // protected domain runs: the WAF plus bot protection (bad-bot user agents and the JS
 // challenge). Every wrk request carries the lumos_chk cookie a verified browser holds, so
-// HAProxy checks its HMAC on each page request. Two mixes: "typical" (plain browser GETs,
+// HAProxy checks it on each page request (a table lookup once its HMAC matched this minute). Two mixes: "typical" (plain browser GETs,
 // the headline) and "suspiciousBenign" (the benign corpus: nearly every request runs Lua).
 // Writes bench/results/waf.json and bench/results/waf.md.
 // Run: node bench/waf/run.ts   (needs haproxy, nginx, libnginx-mod-http-modsecurity,
