@@ -27,7 +27,15 @@ local xss = dofile(here .. 'waf/xss.lua')
 local shell = dofile(here .. 'waf/shell.lua')
 local files = dofile(here .. 'waf/files.lua')
 
-local MAX_VALUES, MAX_VALUE_LEN, MAX_BODY = 512, 16384, 131072
+-- Limits. A request is never passed for being too big to read: padding is a classic way
+-- around a WAF (20 KB of junk, then the attack). A value longer than MAX_VALUE_LEN is read
+-- in overlapping windows; a request with more than MAX_VALUES values (PHP reads 1 000 by
+-- default) is refused as 'oversize', and so is a body HAProxy could not buffer whole
+-- (BODY_LIMIT = WAF_BODY_BYTES of node/render/waf.ts) unless it is multipart: an upload's
+-- files are not inspected anyway, its buffered fields are.
+local MAX_VALUES, MAX_VALUE_LEN, MAX_BODY = 1000, 16384, 131072
+local WINDOW_OVERLAP = 1024
+local BODY_LIMIT = 65536
 
 -- Scanner user agents (waf/scanners.txt, one lowercase word per line; the HAProxy
 -- pre-filter reads the same file), matched as whole words of the lowercased User-Agent.
@@ -53,9 +61,21 @@ local function classify (raw, name, paranoia, source)
   return nil
 end
 
+local classify_window
+
 function classify_value (raw, name, paranoia, source)
   if raw == '' then return nil end
-  if #raw > MAX_VALUE_LEN then raw = sub(raw, 1, MAX_VALUE_LEN) end
+  if #raw <= MAX_VALUE_LEN then return classify_window(raw, name, paranoia, source) end
+  -- Windows overlap by more than an attack needs, so none falls between two.
+  local step = MAX_VALUE_LEN - WINDOW_OVERLAP
+  for i = 1, #raw - WINDOW_OVERLAP, step do
+    local class = classify_window(sub(raw, i, i + MAX_VALUE_LEN - 1), name, paranoia, source)
+    if class then return class end
+  end
+  return nil
+end
+
+function classify_window (raw, name, paranoia, source)
   local v = normalize(raw)
   local marks = marks_of(v)
   if not find(marks, '[^%s%.,%-_@]') then
@@ -215,6 +235,8 @@ function inspect_values (req, paranoia)
     local c = classify_cached(kv[2], kv[1], paranoia, 'arg')
     if c then return c end
   end
+  -- the lists stop at MAX_VALUES: what may follow was not read
+  if #values >= MAX_VALUES then return 'oversize' end
   -- browsers' user agents carry ( ; , but never quotes, < or comments
   local ua = headers['user-agent']
   if ua and (find(ua, "['\"<`$%%]") or find(ua, '--', 1, true)) then
@@ -328,10 +350,17 @@ if core then
     url = url:gsub('^%a[%w+.-]*://[^/]*', '')
     local q = find(url, '?', 1, true)
     local req = { path = q and sub(url, 1, q - 1) or url, query = q and sub(url, q + 1) or nil, headers = hdrs }
-    -- HTTP/2 needs neither header for a body: then ask for its size (wait-for-body ran)
-    if hdrs['content-length'] or hdrs['transfer-encoding'] or (txn.f:req_body_size() or 0) > 0 then req.body = txn.f:req_body() end
+    -- HTTP/2 needs neither header for a body: then ask for its size (wait-for-body ran).
+    -- req.body_size is the advertised length (Content-Length) or, without one, what arrived.
+    local size = txn.f:req_body_size() or 0
+    local truncated = false
+    if hdrs['content-length'] or hdrs['transfer-encoding'] or size > 0 then
+      req.body = txn.f:req_body() or ''
+      truncated = #req.body < size or (not hdrs['content-length'] and #req.body >= BODY_LIMIT)
+    end
     local ok, cls = pcall(inspect, req, paranoia)
     if not ok then core.Warning('lumos_waf: ' .. tostring(cls)) return end
+    if not cls and truncated and not find(lower(hdrs['content-type'] or ''), 'multipart/', 1, true) then cls = 'oversize' end
     if cls then txn:set_var('txn.waf_class', cls) end
   end, 0)
 end
