@@ -9,9 +9,6 @@ global
     # HAProxy's internal HTTP client (unused here) would load the system CA bundle at every
     # start and `haproxy -c`: 55 % of checking a 1 000-domain config.
     httpclient.ssl.verify none
-    # Buffers of 80 KB, so that the WAF reads a request body of up to 64 KB whole
-    # (WAF_BODY_BYTES, node/render/waf.ts); a bigger one is refused unless multipart.
-    tune.bufsize 81920
     # Old workers drain after a reload (docs/decisions/008-reload-drain.md): they are
     # stopped at the latest after this long, or once they outlived this many reloads.
     hard-stop-after 60s

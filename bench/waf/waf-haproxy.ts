@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ConfigVersion, Domain } from '../../proto/codec.ts'
 import { botFrontendRules, botRules } from '../../node/render/bot-protection.ts'
-import { HAPROXY_BUFSIZE, wafFrontendRules, wafRules } from '../../node/render/waf.ts'
+import { wafFrontendRules, wafRules } from '../../node/render/waf.ts'
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../haproxy-templates', import.meta.url))
 
@@ -60,7 +60,6 @@ export function wafHaproxyConfig (dir: string, sites: Array<{ port: number, doma
     'global',
     `    lua-load-per-thread ${TEMPLATES_DIR}/lua/waf.lua`,
     `    nbthread ${opts.nbthread ?? 1}`,
-    `    tune.bufsize ${HAPROXY_BUFSIZE}`,
     '    log stderr format short local0 warning',
     'defaults',
     '    mode http',

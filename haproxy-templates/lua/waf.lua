@@ -27,15 +27,18 @@ local xss = dofile(here .. 'waf/xss.lua')
 local shell = dofile(here .. 'waf/shell.lua')
 local files = dofile(here .. 'waf/files.lua')
 
--- Limits. A request is never passed for being too big to read: padding is a classic way
--- around a WAF (20 KB of junk, then the attack). A value longer than MAX_VALUE_LEN is read
--- in overlapping windows; a request with more than MAX_VALUES values (PHP reads 1 000 by
--- default) is refused as 'oversize', and so is a body HAProxy could not buffer whole
--- (BODY_LIMIT = WAF_BODY_BYTES of node/render/waf.ts) unless it is multipart: an upload's
--- files are not inspected anyway, its buffered fields are.
+-- Limits. HAProxy buffers about 15 KB of a request (tune.bufsize 16 KB: larger buffers
+-- cost every request ~45 % more HAProxy CPU, bench/waf), so a bigger body is read in part.
+-- Padding is a classic way around a WAF (20 KB of junk, then the attack), and a body may be
+-- a legitimate 40 KB JSON post: like AWS WAF's oversize handling, the paranoia level
+-- decides. From OVERSIZE_PARANOIA on, a body that is not multipart and was not buffered
+-- whole is refused as 'oversize' (an upload's files are not inspected anyway, its buffered
+-- fields are); below, its buffered part is inspected. At every level a request with more
+-- values than MAX_VALUES (PHP reads 1 000 by default) is refused: what follows is unread.
 local MAX_VALUES, MAX_VALUE_LEN, MAX_BODY = 1000, 16384, 131072
-local WINDOW_OVERLAP = 1024
-local BODY_LIMIT = 65536
+local OVERSIZE_PARANOIA = 2
+-- Without Content-Length a body's size is what arrived: this much means the buffer filled.
+local UNSIZED_BODY_FULL = 12288
 
 -- Scanner user agents (waf/scanners.txt, one lowercase word per line; the HAProxy
 -- pre-filter reads the same file), matched as whole words of the lowercased User-Agent.
@@ -61,21 +64,9 @@ local function classify (raw, name, paranoia, source)
   return nil
 end
 
-local classify_window
-
 function classify_value (raw, name, paranoia, source)
   if raw == '' then return nil end
-  if #raw <= MAX_VALUE_LEN then return classify_window(raw, name, paranoia, source) end
-  -- Windows overlap by more than an attack needs, so none falls between two.
-  local step = MAX_VALUE_LEN - WINDOW_OVERLAP
-  for i = 1, #raw - WINDOW_OVERLAP, step do
-    local class = classify_window(sub(raw, i, i + MAX_VALUE_LEN - 1), name, paranoia, source)
-    if class then return class end
-  end
-  return nil
-end
-
-function classify_window (raw, name, paranoia, source)
+  if #raw > MAX_VALUE_LEN then raw = sub(raw, 1, MAX_VALUE_LEN) end
   local v = normalize(raw)
   local marks = marks_of(v)
   if not find(marks, '[^%s%.,%-_@]') then
@@ -356,11 +347,11 @@ if core then
     local truncated = false
     if hdrs['content-length'] or hdrs['transfer-encoding'] or size > 0 then
       req.body = txn.f:req_body() or ''
-      truncated = #req.body < size or (not hdrs['content-length'] and #req.body >= BODY_LIMIT)
+      truncated = #req.body < size or (not hdrs['content-length'] and #req.body >= UNSIZED_BODY_FULL)
     end
     local ok, cls = pcall(inspect, req, paranoia)
     if not ok then core.Warning('lumos_waf: ' .. tostring(cls)) return end
-    if not cls and truncated and not find(lower(hdrs['content-type'] or ''), 'multipart/', 1, true) then cls = 'oversize' end
+    if not cls and truncated and paranoia >= OVERSIZE_PARANOIA and not find(lower(hdrs['content-type'] or ''), 'multipart/', 1, true) then cls = 'oversize' end
     if cls then txn:set_var('txn.waf_class', cls) end
   end, 0)
 end

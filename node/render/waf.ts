@@ -47,18 +47,12 @@ import { NO_RULES, type DomainRules, type FrontendRules, type RuleContext, type 
 export const WAF_LUA_ACTION = 'lumos_waf'
 /** Paranoia 1..4 of the request's domain, from maps/waf.map; absent for domains without WAF. */
 export const WAF_VAR = 'txn.waf'
-/** Variable the action sets to the attack class (sqli, xss, cmdi, code, lfi, rfi, scanner) or 'oversize'. */
+/** Variable the action sets to the attack class (sqli, xss, cmdi, code, lfi, rfi, scanner) or 'oversize' (waf.lua's limits). */
 export const WAF_CLASS_VAR = 'txn.waf_class'
 /** How long a request with a body may take to deliver the part we inspect. */
 export const WAF_BODY_WAIT = '2s'
-/**
- * Bytes of body to wait for and inspect (BODY_LIMIT of waf.lua). A body HAProxy could not
- * buffer whole is refused as 'oversize' unless multipart; the buffers (tune.bufsize of the
- * template, HAPROXY_BUFSIZE) hold it with the headers.
- */
+/** Bytes of body to wait for; HAProxy stops earlier when its buffer is full. */
 export const WAF_BODY_BYTES = '64k'
-/** tune.bufsize of haproxy-templates/haproxy.cfg.tpl: a 64 KB body plus up to 15 KB of headers. */
-export const HAPROXY_BUFSIZE = 81920
 /** The request's host as the host maps see it (lowercase, without port)… */
 export const HOST_KEY = 'req.hdr(host),lower,field(1,:)'
 /** …computed once per request by the first frontend module that needs it (this one, else bot protection). */
