@@ -33,8 +33,8 @@ local files = dofile(here .. 'waf/files.lua')
 -- a legitimate 40 KB JSON post: like AWS WAF's oversize handling, the paranoia level
 -- decides. From OVERSIZE_PARANOIA on, a body that is not multipart and was not buffered
 -- whole is refused as 'oversize' (an upload's files are not inspected anyway, its buffered
--- fields are); below, its buffered part is inspected. At every level a request with more
--- values than MAX_VALUES (PHP reads 1 000 by default) is refused: what follows is unread.
+-- fields are); below, its buffered part is inspected. At every level a request with
+-- MAX_VALUES values or more (PHP reads 1 000 by default) is refused: what follows is unread.
 local MAX_VALUES, MAX_VALUE_LEN, MAX_BODY = 1000, 16384, 131072
 local OVERSIZE_PARANOIA = 2
 -- Without Content-Length a body's size is what arrived: this much means the buffer filled.

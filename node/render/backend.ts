@@ -53,11 +53,11 @@ function serverLine (domain: Domain, index: number): string {
   const origin = domain.origins[index]!
   const address = origin.address.includes(':') ? `[${origin.address}]` : origin.address
   // Origins are often private or self-signed: TLS to them encrypts without verifying the certificate.
-  const tls = origin.tls ? ` ssl verify none sni str(${domain.hostname}) check-sni ${domain.hostname}` : ''
-  const check = healthChecked(domain) ? ' check inter 2s fall 3 rise 2' : ''
+  const checked = healthChecked(domain)
+  const tls = origin.tls ? ` ssl verify none sni str(${domain.hostname})${checked ? ` check-sni ${domain.hostname}` : ''}` : ''
+  const check = checked ? ' check inter 2s fall 3 rise 2' : ''
   return `server origin${index + 1} ${address}:${origin.port} weight ${origin.weight}${check}${tls}`
 }
-
 
 /** Indentation of the lines inside a section, with the newline that precedes each. */
 const LINE = '\n    '
