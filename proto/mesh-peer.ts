@@ -75,27 +75,21 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         floodPublish: true,
+        // One encoding of a published message for all its recipients (the coordinator
+        // floods each version to every node).
+        batchPublish: true,
+        // No gossipsub message signatures (the message id is the sha256 of the data):
+        // config versions carry the coordinator's own signature, which is what nodes
+        // check, and heartbeats and reports travel one hop, so the noise-authenticated
+        // connection names their sender. See docs/decisions/002-gossipsub.md.
+        globalSignaturePolicy: 'StrictNoSign',
         emitSelf: false,
         heartbeatInterval: 700,
         maxInboundDataLength: MAX_MESSAGE_BYTES,
-        fastMsgIdFn: fastMessageId,
         scoreParams: MESH_SCORE_PARAMS
       })
     }
   })
-}
-
-/**
- * Local duplicate key of a received message, read from the RPC before its signature is
- * checked: the originator's key and sequence number, i.e. the spec'ed StrictSign message
- * id. Without it every forwarded copy of a config version (up to D per node) is
- * signature-verified over its whole payload before gossipsub sees it is a duplicate.
- * gossipsub only caches the key once a message passed that check, so a forged copy cannot
- * shadow a genuine one. Messages without from/seqno fail StrictSign anyway.
- */
-export function fastMessageId (message: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Array }): string {
-  if (message.from === undefined || message.seqno === undefined) return `no-origin:${message.data?.length ?? 0}:${Math.random()}`
-  return `${Buffer.from(message.from.buffer, message.from.byteOffset, message.from.byteLength).toString('base64')}:${Buffer.from(message.seqno.buffer, message.seqno.byteOffset, message.seqno.byteLength).toString('hex')}`
 }
 
 /**

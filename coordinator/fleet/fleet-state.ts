@@ -118,7 +118,7 @@ export class FleetState {
         // The coordinator is where heartbeats and reports end: taken here, not forwarded
         // (nodes send their own to every peer that needs them; docs/decisions/002-gossipsub.md).
         try {
-          this.handle(message)
+          this.handle(message, from.toString())
         } catch (err) {
           this.init.logger.error({ err, account: accountId }, `${kind} message not handled`)
         }
@@ -129,13 +129,15 @@ export class FleetState {
     if (!this.accounts.has(accountId)) void this.refresh(accountId).catch(err => { this.init.logger.error({ err, account: accountId }, 'fleet roster not loaded; retrying') })
   }
 
-  /** Gossip validator of both topics: accept only what the claimed server's own peer signed. */
-  private async validate (message: Message, relay: string): Promise<TopicValidatorResult> {
+  /**
+   * Gossip validator of both topics: accept only what a server's own peer sent about itself.
+   * Nothing on these topics is forwarded (heartbeats and reports travel one hop), so the
+   * peer that sent a message, authenticated by the noise handshake, is its originator.
+   */
+  private async validate (message: Message, originator: string): Promise<TopicValidatorResult> {
     const topic = this.topics.get(message.topic)
     if (topic === undefined) return TopicValidatorResult.Ignore
     try {
-      if (message.type !== 'signed') throw new LumosError('UNKNOWN_PEER', 'unsigned message: the originator is unknown')
-      const originator = message.from.toString()
       const claim = topic.kind === 'heartbeat' ? decodeHeartbeat(message.data) : originOf(decodeReport(message.data))
       if (originator === this.init.mesh.peerId) return TopicValidatorResult.Ignore
       if (claim.serverId === COORDINATOR_SERVER_ID) throw new LumosError('UNKNOWN_PEER', `peer ${originator} claims to be the coordinator`)
@@ -151,17 +153,17 @@ export class FleetState {
       return TopicValidatorResult.Accept
     } catch (err) {
       const code = isLumosError(err) ? err.code : 'MALFORMED_MESSAGE'
-      this.init.logger.warn({ account: topic.accountId, peer: relay, code, reason: (err as Error).message }, `${topic.kind} message rejected`)
+      this.init.logger.warn({ account: topic.accountId, peer: originator, code, reason: (err as Error).message }, `${topic.kind} message rejected`)
       return TopicValidatorResult.Reject
     }
   }
 
   /** An accepted message (validate() said so: it decodes and its sender is known). */
-  private handle (message: Message): void {
+  private handle (message: Message, originator: string): void {
     const topic = this.topics.get(message.topic)
     const entry = topic === undefined ? undefined : this.accounts.get(topic.accountId)
-    if (topic === undefined || entry === undefined || message.type !== 'signed') return
-    const serverId = entry.fleet.serverOfPeer(message.from.toString())
+    if (topic === undefined || entry === undefined) return
+    const serverId = entry.fleet.serverOfPeer(originator)
     if (serverId === undefined) return
     const now = this.now()
     if (topic.kind === 'heartbeat') {

@@ -1,8 +1,9 @@
 // The shield node's heartbeats on lumos/<account>/heartbeat/1: publishes what this node
 // holds about every second, and takes the heartbeats of others in the gossip validator.
 // They travel one hop: each node floods its own to every peer it is connected to (it dials
-// every server of the signed config), and no copy is forwarded. A heartbeat is accepted only from a peer of the latest signed config (or
-// the coordinator), signed by that peer (gossipsub StrictSign) and naming itself: the
+// every server of the signed config), and no copy is forwarded, so the peer that sent it
+// (authenticated by the noise handshake) is its originator. A heartbeat is accepted only
+// from a peer of the latest signed config (or the coordinator) naming itself: the
 // claimed version then goes to catch-up, which fetches and verifies it, and the heartbeats
 // of shield servers feed the failure detector (onHeartbeat → node/liveness).
 // (Not to be confused with gossipsub's own mesh-maintenance heartbeat.)
@@ -70,12 +71,11 @@ export class NodeHeartbeat {
     if (heartbeat.serverId !== COORDINATOR_SERVER_ID) this.init.onHeartbeat?.(originator, heartbeat)
   }
 
-  /** A bounded, well-formed heartbeat that its allowed originator signed about itself; undefined (logged) otherwise. */
+  /** A bounded, well-formed heartbeat that an allowed peer sent about itself; undefined (logged) otherwise. */
   validate (message: Message, from: PeerId): Heartbeat | undefined {
     try {
-      if (message.type !== 'signed') throw new LumosError('UNKNOWN_PEER', 'unsigned heartbeat: the originator is unknown')
       const heartbeat = decodeHeartbeat(message.data)
-      const originator = message.from.toString()
+      const originator = from.toString()
       const serverId = this.init.serverIdOf(originator)
       if (serverId === undefined) throw new LumosError('UNKNOWN_PEER', `heartbeat from peer ${originator}, which is not in the latest signed config`)
       if (heartbeat.peerId !== originator || heartbeat.serverId !== serverId) {

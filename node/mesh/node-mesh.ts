@@ -90,10 +90,11 @@ export class NodeMesh {
       const verdict = this.init.validate(message.data, from)
       return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     })
-    pubsub.addEventListener('message', (event) => {
-      if (event.detail.topic !== this.topic) return
-      const from = event.detail.type === 'signed' ? event.detail.from.toString() : 'unknown'
-      this.init.onEnvelope(event.detail.data, from).catch(err => this.init.logger.warn({ err, peer: from }, 'gossiped envelope not applied'))
+    pubsub.addEventListener('gossipsub:message', (event) => {
+      const { msg, propagationSource } = event.detail
+      if (msg.topic !== this.topic) return
+      const from = propagationSource.toString()
+      this.init.onEnvelope(msg.data, from).catch(err => this.init.logger.warn({ err, peer: from }, 'gossiped envelope not applied'))
     })
     pubsub.subscribe(topic)
     peer.addEventListener('peer:connect', (event) => { this.syncFrom(event.detail) })

@@ -1,8 +1,8 @@
 // The coordinator is where heartbeats and reports end. A real coordinator (HTTP API, LevelDB,
 // libp2p) and two enrolled libp2p peers of one account: a hostile one that publishes
 // heartbeats and reports straight to the coordinator, and a listener subscribed to both
-// topics. The coordinator's validator takes only what the claimed server's own peer signed
-// about itself, well-formed and bounded: anything else is rejected, logged with the sender
+// topics. The coordinator's validator takes only what the claimed server's own peer sent
+// about itself (the sending peer, authenticated by noise, is the originator), well-formed and bounded: anything else is rejected, logged with the sender
 // and an error code. What it accepts it handles and does not forward: the listener never
 // receives it.
 import t from 'tap'
@@ -35,10 +35,10 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
   const heard: string[] = []
   let headHeartbeats = 0
   // The coordinator's own head heartbeats reach the listener; what the hostile peer sent must not.
-  listener.peer.services.pubsub.addEventListener('message', (event) => {
-    if (event.detail.type !== 'signed') return
-    if (event.detail.from.toString() === hostile.peerId) heard.push(event.detail.topic)
-    if (event.detail.from.toString() === coordinatorId) headHeartbeats++
+  listener.peer.services.pubsub.addEventListener('gossipsub:message', (event) => {
+    const { msg, propagationSource } = event.detail
+    if (propagationSource.toString() === hostile.peerId) heard.push(msg.topic)
+    if (propagationSource.toString() === coordinatorId) headHeartbeats++
   })
   for (const topic of Object.values(topics)) listener.peer.services.pubsub.subscribe(topic)
   await waitFor('the coordinator subscribed to both topics, as the hostile peer sees it', () =>
@@ -53,7 +53,7 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
   const serverError = (message: string): Report =>
     ({ serverError: { serverId: hostile.serverId, peerId: hostile.peerId, type: HAPROXY_RELOAD_FAILED, message, version: 3, sentAtMs: Date.now() } })
 
-  // What the sender signed about itself is taken, and goes no further.
+  // What the sender says about itself is taken, and goes no further.
   await waitFor('the coordinator\'s roster to list both peers', () => [hostile, listener].every(p => coordinator.fleet.peerOf(accountId, p.serverId) === p.peerId))
   const mark = lines.length
   await hostile.peer.services.pubsub.publish(topics.heartbeat, heartbeat(hostile))
@@ -68,6 +68,8 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
 
   const attacks: Array<{ name: string, topic: keyof typeof topics, data: Uint8Array, code: string }> = [
     { name: 'a heartbeat under another server id', topic: 'heartbeat', data: heartbeat({ serverId: listener.serverId, peerId: hostile.peerId }), code: 'UNKNOWN_PEER' },
+    { name: 'another server\'s heartbeat, relayed', topic: 'heartbeat', data: heartbeat(listener), code: 'UNKNOWN_PEER' },
+    { name: 'another server\'s report, relayed', topic: 'reports', data: encodeReport(observations(listener)), code: 'UNKNOWN_PEER' },
     { name: 'a heartbeat claiming to be the coordinator', topic: 'heartbeat', data: heartbeat({ serverId: 'coordinator', peerId: hostile.peerId }), code: 'UNKNOWN_PEER' },
     { name: 'a heartbeat that does not decode', topic: 'heartbeat', data: new Uint8Array([0xff, 0xff, 0xff]), code: 'MALFORMED_MESSAGE' },
     { name: 'a report naming another peer as observer', topic: 'reports', data: encodeReport(observations({ serverId: hostile.serverId, peerId: listener.peerId })), code: 'UNKNOWN_PEER' },
