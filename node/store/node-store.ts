@@ -22,6 +22,12 @@ export class NodeStore {
   private readonly db: Level<string, unknown>
   private readonly versions
   private readonly meta
+  /**
+   * The version numbers stored, ascending (at most KEEP_VERSIONS once a put pruned): read
+   * once at open, so a put or latest() opens no iterator, which in LevelDB walks the
+   * tombstones of every pruned version until a compaction drops them.
+   */
+  private stored: number[] = []
 
   constructor (location: string) {
     this.db = new Level<string, unknown>(location, { valueEncoding: 'json' })
@@ -34,6 +40,7 @@ export class NodeStore {
     await this.db.open({ createIfMissing: options.createIfMissing ?? true })
     // Sublevels open a tick after the root; a chained batch on one that is still opening throws.
     await Promise.all([this.versions.open(), this.meta.open()])
+    this.stored = (await this.versions.keys().all()).map(Number)
   }
 
   /** Reads every record once and decodes every stored envelope; throws on what LevelDB or the codec cannot read. */
@@ -49,17 +56,20 @@ export class NodeStore {
    * key), otherwise by the next setApplied.
    */
   async putVersion (version: number, envelope: Uint8Array, options: { durable?: boolean } = {}): Promise<void> {
+    const kept = [...new Set([...this.stored, version])].sort((a, b) => a - b)
+    const pruned = kept.filter(v => v <= version - KEEP_VERSIONS)
     const batch = this.versions.batch()
     batch.put(versionKey(version), envelope)
-    for await (const key of this.versions.keys({ lt: versionKey(version - KEEP_VERSIONS + 1) })) batch.del(key)
+    for (const v of pruned) batch.del(versionKey(v))
     await batch.write({ sync: options.durable === true } as never)
+    this.stored = kept.slice(pruned.length)
   }
 
   async latest (): Promise<{ version: number, envelope: Uint8Array } | undefined> {
-    for await (const [key, envelope] of this.versions.iterator({ reverse: true, limit: 1 })) {
-      return { version: Number(key), envelope }
-    }
-    return undefined
+    const version = this.stored.at(-1)
+    if (version === undefined) return undefined
+    const envelope = await this.versions.get(versionKey(version))
+    return envelope === undefined ? undefined : { version, envelope }
   }
 
   async getVersion (version: number): Promise<Uint8Array | undefined> {
