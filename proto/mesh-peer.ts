@@ -1,6 +1,7 @@
 // The libp2p peer every mesh member runs (coordinator and shield nodes alike): TCP, noise,
-// yamux, identify and gossipsub with options for a small fleet (1-20 peers, see
-// docs/decisions/002-gossipsub.md). Topic names and protocol ids live here too.
+// yamux (window updates per half window, proto/yamux-window.ts), identify and gossipsub
+// with options for a small fleet (1-20 peers, see docs/decisions/002-gossipsub.md).
+// Topic names and protocol ids live here too.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -9,6 +10,7 @@ import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { sendWindowUpdatesAtHalf } from './yamux-window.ts'
 
 export const SYNC_PROTOCOL = '/lumos/sync/1'
 /** Largest message accepted on gossip or sync streams. */
@@ -53,6 +55,7 @@ export const MESH_SCORE_PARAMS = { IPColocationFactorWeight: 0 } as const
 
 export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
   const allowed = init.isPeerAllowed ?? (() => true)
+  sendWindowUpdatesAtHalf()
   const gater: ConnectionGater = {
     denyDialPeer: async (peer) => !allowed(peer),
     denyInboundEncryptedConnection: async (peer) => !allowed(peer),
