@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { LumosError } from '../proto/lumos-error.ts'
 import { writeFileAtomic } from '../proto/peer-key-file.ts'
+import { retryDelayMs } from './mesh/catch-up.ts'
 
 export interface Enrollment {
   serverId: string
@@ -56,7 +57,7 @@ export async function loadOrEnroll (init: EnrollInit): Promise<Enrollment> {
       // A refusal (bad or used token) will not change by asking again; an unreachable or
       // overloaded coordinator may come up (a node provisioned before it, a restart).
       if (!(err instanceof TransientEnrollError)) throw err
-      const delayMs = Math.round(Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1)) * (0.75 + Math.random() / 4))
+      const delayMs = retryDelayMs(attempt, retry, Math.random())
       init.logger.warn({ attempt, retryInMs: delayMs, reason: err.message }, 'enrollment not done yet; retrying (check LUMOS_COORDINATOR and that the coordinator runs)')
       await new Promise(resolve => setTimeout(resolve, delayMs))
     }

@@ -40,7 +40,7 @@ export interface Claim {
 }
 
 /** Pure: the delay before retrying after `failures` failed attempts; `random` in [0, 1). */
-export function retryDelayMs (failures: number, retry: CatchUpRetry, random: number): number {
+export function retryDelayMs (failures: number, retry: Pick<CatchUpRetry, 'baseMs' | 'maxMs'>, random: number): number {
   const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.max(0, failures - 1))
   return Math.round(ceiling * (0.5 + random / 2))
 }
