@@ -1,6 +1,7 @@
-// The libp2p peer every mesh member runs (coordinator and shield nodes alike): TCP, noise,
-// yamux (window updates per half window, proto/yamux-window.ts), identify and gossipsub
-// with options for a small fleet (1-20 peers, see docs/decisions/002-gossipsub.md).
+// The libp2p peer every mesh member runs (coordinator and shield nodes alike): TCP (one
+// write per send, proto/tcp-coalesce.ts), noise, yamux (window updates per half window,
+// proto/yamux-window.ts), identify and gossipsub with options for a small fleet (1-20
+// peers, see docs/decisions/002-gossipsub.md).
 // Topic names and protocol ids live here too.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -8,8 +9,8 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { coalescingTcp } from './tcp-coalesce.ts'
 import { sendWindowUpdatesAtHalf } from './yamux-window.ts'
 
 export const SYNC_PROTOCOL = '/lumos/sync/1'
@@ -64,7 +65,7 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
-    transports: [tcp()],
+    transports: [coalescingTcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: gater,

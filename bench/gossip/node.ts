@@ -1,9 +1,11 @@
 // Bench-only shield node (forked by bench/gossip/run.ts): the real receive path of
 // node/index.ts — NodeMesh (gossipsub validator, sync, catch-up), NodeHeartbeat, ShieldNode
 // on a real LevelDB NodeStore — with the HAProxy applier replaced by a recorder, so what is
-// timed is gossip delivery alone. Reports, per version, when the validator accepted it
+// timed is gossip delivery alone. Records, per version, when the validator accepted it
 // ('verified'), when it was durable ('stored') and fully decoded ('decoded', where
-// rendering would start) to the parent over IPC.
+// rendering would start), and reports them to the parent in one IPC message once decoded:
+// a message per stage would put three IPC sends on the path being timed and wake the
+// parent three times per node.
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { ConfigVersion } from '../../proto/codec.ts'
@@ -16,6 +18,24 @@ import { openNodeStore } from '../../node/store/store-recovery.ts'
 import { cpuMs, nowMs, type NodeEvent, type NodeStart, type ParentMessage } from './protocol.ts'
 
 const send = (event: NodeEvent): void => { process.send?.(event) }
+
+/** Stage times of versions not yet decoded; a stage seen after its version was reported goes alone. */
+const stages = new Map<number, { verifiedAt?: number, via?: 'gossip' | 'sync', storedAt?: number }>()
+const reported = new Set<number>()
+function record (version: number, stage: { verifiedAt?: number, via?: 'gossip' | 'sync', storedAt?: number }): void {
+  if (reported.has(version)) {
+    if (stage.verifiedAt !== undefined) send({ type: 'delivered', version, verifiedAt: stage.verifiedAt, via: stage.via })
+    if (stage.storedAt !== undefined) send({ type: 'delivered', version, storedAt: stage.storedAt })
+    return
+  }
+  stages.set(version, { ...stage, ...stages.get(version) })
+}
+function reportDecoded (version: number, decodedAt: number): void {
+  const known = stages.get(version) ?? {}
+  stages.delete(version)
+  reported.add(version)
+  send({ type: 'delivered', version, ...known, decodedAt })
+}
 
 async function start (msg: NodeStart): Promise<() => Promise<void>> {
   const { enrollment } = msg
@@ -43,11 +63,11 @@ async function start (msg: NodeStart): Promise<() => Promise<void>> {
     // The recorder: takes the version like ConfigApplier.schedule, renders nothing.
     applier: { schedule: async (_config: ConfigVersion) => {}, isServing: async () => false },
     onNewVersion: (config) => {
-      send({ type: 'decoded', version: config.version, at: nowMs() })
+      reportDecoded(config.version, nowMs())
       mesh.follow(config, selfPeerId, enrollment.coordinatorPeerId)
     },
-    onVerified: (version, from, via) => { send({ type: 'verified', version, at: nowMs(), from, via }) },
-    onStored: (version) => { send({ type: 'stored', version, at: nowMs() }) },
+    onVerified: (version, _from, via) => { record(version, { verifiedAt: nowMs(), via }) },
+    onStored: (version) => { record(version, { storedAt: nowMs() }) },
     logger: log.child({ component: 'shield' })
   })
   await shield.resume()

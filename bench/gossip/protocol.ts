@@ -69,9 +69,12 @@ export interface NodeStart {
 export type NodeEvent =
   | { type: 'ready' }
   | { type: 'cpu', ms: number }
-  | { type: 'verified', version: number, at: number, from: string, via: 'gossip' | 'sync' }
-  | { type: 'stored', version: number, at: number }
-  /** Fully decoded, handed to the (recording) applier: where rendering would start. */
-  | { type: 'decoded', version: number, at: number }
+  /**
+   * A version's stage times on one node: accepted by the validator ('verified', and whether
+   * it came by gossip or sync), durable ('stored'), fully decoded and handed to the
+   * (recording) applier ('decoded', where rendering would start). Sent once decoded, with
+   * the stages known by then; a stage reached later comes in a message of its own.
+   */
+  | { type: 'delivered', version: number, verifiedAt?: number, via?: 'gossip' | 'sync', storedAt?: number, decodedAt?: number }
 
 export type ParentMessage = PublisherSetup | NodeStart | { type: 'change' } | { type: 'subscribers' } | { type: 'cpu' } | { type: 'stop' }

@@ -135,12 +135,13 @@ async function runCase (nodes: number, domains: number, origins: number, opts: {
       const child = new Child(NODE_ENTRY, profile(`node${i}`))
       children.push(child)
       child.onMessage.push((m: NodeEvent) => {
-        if (m.type === 'verified') {
-          note(verified, m.version, i, m.at)
+        if (m.type !== 'delivered') return
+        if (m.verifiedAt !== undefined) {
+          note(verified, m.version, i, m.verifiedAt)
           if (m.via === 'sync') viaSync++
         }
-        if (m.type === 'stored') note(stored, m.version, i, m.at)
-        if (m.type === 'decoded') note(decoded, m.version, i, m.at)
+        if (m.storedAt !== undefined) note(stored, m.version, i, m.storedAt)
+        if (m.decodedAt !== undefined) note(decoded, m.version, i, m.decodedAt)
       })
       return child
     })
@@ -176,7 +177,7 @@ async function runCase (nodes: number, domains: number, origins: number, opts: {
     for (let change = 1; change <= WARMUP_CHANGES + opts.changes; change++) {
       if (change === WARMUP_CHANGES + 1) cpuBefore = await cpuAll()
       const published = await publisher.request<Published>({ type: 'change' }, m => m.type === 'published')
-      await waitUntil(`version ${published.version} decoded on all ${nodes} nodes`, () => allHave(decoded, published.version), DELIVERY_TIMEOUT_MS)
+      await waitUntil(`version ${published.version} decoded on all ${nodes} nodes`, () => [verified, stored, decoded].every(table => allHave(table, published.version)), DELIVERY_TIMEOUT_MS)
       if (change > WARMUP_CHANGES) {
         const v = [...(verified.get(published.version)?.values() ?? [])]
         const s = [...(stored.get(published.version)?.values() ?? [])]
