@@ -9,7 +9,10 @@
 // warm-up change of each kind is not counted (WARMUP_CHANGES).
 // Also: the bulk import of the domains (API time, and until applied everywhere), gossip
 // delivery alone (signed → stored on every node) and, beside it, etcd watch delivering a
-// payload of the same size to the same number of subscribers.
+// payload of the same size to the same number of subscribers. Once the nodes are stopped,
+// the reload floor: their own HAProxy configs checked and reloaded all at once, with nothing
+// else running (bench/baselines/haproxy-reload-floor.ts), the least a reload change can
+// take on this machine.
 // Usage: npm run bench -- propagation [--nodes 3,10,20] [--domains 10,1000,10000] [--changes 30] [--reload-changes 10] [--out file.json] [--keep-logs]
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -17,6 +20,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort, LocalFleet } from '../../scripts/fleet/local-fleet.ts'
 import { measureEtcdWatch } from '../baselines/etcd-watch.ts'
+import { measureReloadFloor } from '../baselines/haproxy-reload-floor.ts'
 import { LogWatch } from '../lib/log-watch.ts'
 import { summarize, type Summary } from '../lib/stats.ts'
 
@@ -51,6 +55,8 @@ interface Row {
   reload: KindResult
   etcdAllMs: Summary
   gossipVsEtcdP99: number
+  /** Every node's HAProxy checked and reloaded at once, nothing else running: per wave, and the machine's CPU per wave. */
+  reloadFloor: { allMs: Summary, machineCpuMsPerWave: number, cores: number }
 }
 
 const list = (s: string): number[] => s.split(',').map(Number)
@@ -122,8 +128,12 @@ async function runCase (nodes: number, domains: number, changes: number, reloadC
       return body(0, port, connectMs)
     })
     const envelopeBytes = await lastEnvelopeBytes(fleet.logPath('coordinator'))
+    await Promise.all(fleet.nodes.map(async node => { await fleet.stopNode(node.index, { haproxy: true }) }))
+    const floor = await measureReloadFloor(fleet.nodes.map(node => node.haproxy), reloadChanges)
+    const reloadFloor = { allMs: summarize(floor.wavesMs), machineCpuMsPerWave: floor.machineCpuMsPerWave, cores: floor.cores }
+    console.log(`${nodes} nodes × ${domains} domains: reload floor p50/p99 ${reloadFloor.allMs.p50}/${reloadFloor.allMs.p99} ms, ${floor.machineCpuMsPerWave} ms CPU per wave on ${floor.cores} cores`)
     const etcd = summarize(await measureEtcdWatch(nodes, envelopeBytes, changes))
-    return { nodes, domains, envelopeBytes, importApiMs, importAppliedMs, runtime, reload, etcdAllMs: etcd, gossipVsEtcdP99: Math.round((runtime.gossipAllMs.p99 / etcd.p99) * 100) / 100 }
+    return { nodes, domains, envelopeBytes, importApiMs, importAppliedMs, runtime, reload, etcdAllMs: etcd, gossipVsEtcdP99: Math.round((runtime.gossipAllMs.p99 / etcd.p99) * 100) / 100, reloadFloor }
   } catch (err) {
     // The fleet's logs are the evidence of what went wrong: kept for a look.
     keepLogs = true
@@ -168,6 +178,7 @@ console.table(rows.map(r => ({
   'runtime p99': r.runtime.applyAllMs.p99,
   'reload p50': r.reload.applyAllMs.p50,
   'reload p99': r.reload.applyAllMs.p99,
+  'floor p99': r.reloadFloor.allMs.p99,
   'gossip p99': r.runtime.gossipAllMs.p99,
   'etcd p99': r.etcdAllMs.p99
 })))
