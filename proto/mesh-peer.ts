@@ -89,6 +89,12 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
         globalSignaturePolicy: 'StrictNoSign',
         emitSelf: false,
         heartbeatInterval: 700,
+        // No IHAVE gossip: a node's own heartbeats sit in its message cache like any
+        // published message, so every gossipsub heartbeat announced them to Dlazy peers
+        // that had them already (everyone gets them directly). A config version that missed
+        // a node on the flood and the mesh reaches it through the heartbeats' version claims
+        // and /lumos/sync/1 instead. Idle node CPU at 20 × 1 000: 2.2 → 1.6 %.
+        mcacheGossip: 0,
         maxInboundDataLength: MAX_MESSAGE_BYTES,
         scoreParams: MESH_SCORE_PARAMS
       })
