@@ -1,15 +1,16 @@
 // The libp2p peer every mesh member runs (coordinator and shield nodes alike): TCP (one
-// write per send, proto/tcp-coalesce.ts), noise, yamux (window updates per half window,
-// proto/yamux-window.ts), identify and gossipsub with options for a small fleet (1-20
-// peers, see docs/decisions/002-gossipsub.md).
+// write per send, proto/tcp-coalesce.ts), noise (no Error built per message,
+// proto/mesh-noise.ts), yamux (window updates per half window, proto/yamux-window.ts),
+// identify and gossipsub with options for a small fleet (1-20 peers, see
+// docs/decisions/002-gossipsub.md).
 // Topic names and protocol ids live here too.
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
+import { meshNoise } from './mesh-noise.ts'
 import { coalescingTcp } from './tcp-coalesce.ts'
 import { sendWindowUpdatesAtHalf } from './yamux-window.ts'
 
@@ -66,7 +67,7 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
     transports: [coalescingTcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [meshNoise()],
     streamMuxers: [yamux()],
     connectionGater: gater,
     // No libp2p ping of every connection every 10 s (a stream and a protocol negotiation

@@ -127,7 +127,9 @@ export class NodeMesh {
 
   private async dialMissing (): Promise<void> {
     const peer = this.libp2p
-    const connected = new Set(peer.getPeers().map(p => p.toString()))
+    // From the connections' own peer ids, whose strings are cached: getPeers() rebuilds every
+    // peer id from its string and back, and this runs for every version and every REDIAL_MS.
+    const connected = new Set(peer.getConnections().map(connection => connection.remotePeer.toString()))
     await Promise.all([...this.dialTargets].filter(([peerId]) => !connected.has(peerId)).map(async ([, addrs]) => {
       for (const addr of addrs) {
         try {
