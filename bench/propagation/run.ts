@@ -129,7 +129,7 @@ async function runCase (nodes: number, domains: number, changes: number, reloadC
     })
     const envelopeBytes = await lastEnvelopeBytes(fleet.logPath('coordinator'))
     await Promise.all(fleet.nodes.map(async node => { await fleet.stopNode(node.index, { haproxy: true }) }))
-    const floor = await measureReloadFloor(fleet.nodes.map(node => node.haproxy), reloadChanges)
+    const floor = await measureReloadFloor(fleet.nodes.map(node => node.haproxy), Math.max(1, reloadChanges))
     const reloadFloor = { allMs: summarize(floor.wavesMs), machineCpuMsPerWave: floor.machineCpuMsPerWave, cores: floor.cores }
     console.log(`${nodes} nodes × ${domains} domains: reload floor p50/p99 ${reloadFloor.allMs.p50}/${reloadFloor.allMs.p99} ms, ${floor.machineCpuMsPerWave} ms CPU per wave on ${floor.cores} cores`)
     const etcd = summarize(await measureEtcdWatch(nodes, envelopeBytes, changes))
