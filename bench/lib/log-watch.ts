@@ -1,29 +1,54 @@
 // Follows pino JSON log files and records, per message text, when each version was first
 // logged (the log's own `time`, all processes share this machine's clock).
+// The watcher shares the machine with the fleet it measures, so it reads a file only when
+// the kernel says it changed (fs.watch), into one reused buffer: polling 20 files every
+// 10 ms with a fresh 1 MB buffer each took 40 % of a core away from the nodes.
+import { watch, type FSWatcher } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
+import { StringDecoder } from 'node:string_decoder'
+
+/** How often every file is read even without a change event (a missed event, a file not yet created). */
+const FALLBACK_POLL_MS = 250
+
+interface FollowedFile {
+  handle: FileHandle | undefined
+  watcher: FSWatcher | undefined
+  changed: boolean
+  offset: number
+  decoder: StringDecoder
+  rest: string
+}
 
 export class LogWatch {
-  private readonly files = new Map<string, { handle: FileHandle | undefined, offset: number, rest: string }>()
+  private readonly files = new Map<string, FollowedFile>()
+  private readonly buffer = Buffer.allocUnsafe(1 << 16)
+  private wakeWaiter: (() => void) | undefined
   /** message → version → file → time (ms) */
   readonly seen = new Map<string, Map<number, Map<string, number>>>()
   private readonly messages: Set<string>
 
   constructor (paths: string[], messages: string[]) {
-    for (const path of paths) this.files.set(path, { handle: undefined, offset: 0, rest: '' })
+    for (const path of paths) this.files.set(path, { handle: undefined, watcher: undefined, changed: true, offset: 0, decoder: new StringDecoder('utf8'), rest: '' })
     this.messages = new Set(messages)
   }
 
-  async poll (): Promise<void> {
-    for (const [path, state] of this.files) {
-      state.handle ??= await open(path, 'r').catch(() => undefined)
-      if (state.handle === undefined) continue
-      const buffer = Buffer.alloc(1 << 20)
+  /** Reads what was appended to the files that changed (all of them when `everyFile`). */
+  async poll (everyFile = true): Promise<void> {
+    for (const [path, file] of this.files) {
+      if (file.handle === undefined) {
+        file.handle = await open(path, 'r').catch(() => undefined)
+        if (file.handle === undefined) continue
+        file.watcher = watch(path, () => { file.changed = true; this.wakeWaiter?.() })
+      }
+      if (!file.changed && !everyFile) continue
+      // Cleared before reading: a write landing during the read raises it again.
+      file.changed = false
       for (;;) {
-        const { bytesRead } = await state.handle.read(buffer, 0, buffer.length, state.offset)
+        const { bytesRead } = await file.handle.read(this.buffer, 0, this.buffer.length, file.offset)
         if (bytesRead === 0) break
-        state.offset += bytesRead
-        const lines = (state.rest + buffer.subarray(0, bytesRead).toString('utf8')).split('\n')
-        state.rest = lines.pop() ?? ''
+        file.offset += bytesRead
+        const lines = (file.rest + file.decoder.write(this.buffer.subarray(0, bytesRead))).split('\n')
+        file.rest = lines.pop() ?? ''
         for (const line of lines) this.record(path, line)
       }
     }
@@ -44,11 +69,19 @@ export class LogWatch {
   /** Times at which each file logged `msg` for `version` or later, once all files did. */
   async waitAll (msg: string, version: number, timeoutMs: number): Promise<number[]> {
     const deadline = Date.now() + timeoutMs
+    let lastFullPoll = 0
     while (Date.now() < deadline) {
-      await this.poll()
+      const everyFile = Date.now() - lastFullPoll >= FALLBACK_POLL_MS
+      if (everyFile) lastFullPoll = Date.now()
+      await this.poll(everyFile)
       const times = [...this.files.keys()].map(path => this.firstAtLeast(msg, version, path))
       if (times.every(t => t !== undefined)) return times as number[]
-      await new Promise(resolve => setTimeout(resolve, 10))
+      if ([...this.files.values()].some(file => file.changed)) continue
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, FALLBACK_POLL_MS)
+        this.wakeWaiter = () => { clearTimeout(timer); resolve() }
+      })
+      this.wakeWaiter = undefined
     }
     const missing = [...this.files.keys()].filter(path => this.firstAtLeast(msg, version, path) === undefined)
     throw new Error(`not every log showed "${msg}" for version ${version} within ${timeoutMs} ms; missing: ${missing.map(path => `${path} (last: ${this.lastVersion(msg, path) ?? 'none'})`).join(', ')}`)
@@ -76,6 +109,9 @@ export class LogWatch {
   }
 
   async close (): Promise<void> {
-    for (const state of this.files.values()) await state.handle?.close()
+    for (const file of this.files.values()) {
+      file.watcher?.close()
+      await file.handle?.close()
+    }
   }
 }
