@@ -20,6 +20,17 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 /** Smallest gossip message for which gossipsub sends IDONTWANT to its mesh peers. */
 export const IDONTWANT_MIN_BYTES = 64 * 1024
 
+/**
+ * Gossipsub mesh degree for 1-20 peers (defaults: D 6, Dlo 4, Dhi 12). The coordinator
+ * floods each version to every node, so a mesh forward is a duplicate except for a node
+ * whose coordinator link is down; three mesh peers still relay to it
+ * (test/proto/mesh-relay.test.ts) while each node handles half the copies.
+ * bench/gossip, 20 nodes: node CPU per change -12 to -25 %, stored on all p99 6 KB
+ * 71 -> 55 ms, 198 KB 430 -> 205 ms (docs/decisions/002-gossipsub.md).
+ * Dout (outbound links kept) must stay below Dlo, Dscore (best-scored kept) at most D.
+ */
+export const MESH_DEGREE = Object.freeze({ D: 3, Dlo: 2, Dhi: 6, Dout: 1, Dscore: 2 })
+
 export const PROBE_PROTOCOL = '/lumos/probe/1'
 
 export function reportsTopic (accountId: string): string {
@@ -92,6 +103,7 @@ export async function createMeshPeer (init: MeshPeerInit): Promise<MeshPeer> {
         globalSignaturePolicy: 'StrictNoSign',
         emitSelf: false,
         heartbeatInterval: 700,
+        ...MESH_DEGREE,
         // No IHAVE gossip: a node's own heartbeats sit in its message cache like any
         // published message, so every gossipsub heartbeat announced them to Dlazy peers
         // that had them already (everyone gets them directly). A config version that missed
