@@ -10,7 +10,7 @@
 // version that failed for any reason but an invalid config (a reload not confirmed in time
 // on a starved machine, a port briefly taken) is retried a few times with backoff while no
 // newer version arrives: otherwise the node would wait for the next change to converge.
-import { readFile, rm } from 'node:fs/promises'
+import { readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { ConfigVersion } from '../../proto/codec.ts'
@@ -368,8 +368,9 @@ export class ConfigApplier {
       throw err
     }
     const checkMs = performance.now() - started
-    await writeFileAtomic(this.configFile, withHashMarker(rendered.haproxyCfg, rendered.hash))
-    await rm(staging, { force: true })
+    // The checked file (written and fsynced) becomes the config: a rename, atomic, instead
+    // of writing and fsyncing the same ~300 KB (1 000 domains) a second time.
+    await rename(staging, this.configFile)
     try {
       await haproxy.reload()
     } catch (err) {
