@@ -1,12 +1,16 @@
 // Decodes ConfigVersion payloads one after the other, reusing the Domain objects of the
 // previous decode whose encoded bytes are identical. A change to one domain of a
 // 1 000-domain account then decodes one Domain message instead of all of them (protobufjs
-// decode + toObject was as costly as the render), and the renderer can keep per-domain
-// output keyed by the object (node/render/backend.ts). Reused objects are deep-frozen: they
-// are shared between versions, so nothing may change them.
-// What is kept costs about 4 KB of heap per domain with the renderer's output (40 MB at
-// 10 000 domains, measured): above REUSE_MAX_DOMAINS the node decodes every domain each
-// time instead, and holds nothing between versions (node RSS < 150 MB at 10 000 domains).
+// decode + toObject was as costly as the render), the apply path sees by identity which
+// domains changed (node/apply/origin-change.ts), and the renderer keeps per-domain output
+// for frozen domains (node/render/backend.ts).
+// Reused objects are shared between versions, so nothing may change them: up to
+// LARGE_ACCOUNT_DOMAINS they are deep-frozen (which also enables the renderer's cache).
+// Larger accounts are reused unfrozen: at 10 000 domains frozen objects left the node's
+// heap ~5 MB and its RSS ~10 MB larger (bench/memory, target < 150 MB), and the renderer's
+// cache would cost 40 MB more. Code that mutated a domain would throw in the tests, which
+// run below that size.
+import { hash } from 'node:crypto'
 import protobuf from 'protobufjs'
 import { configVersionCodec, domainCodec, type ConfigVersion, type Domain } from './codec.ts'
 import { LumosError } from './lumos-error.ts'
@@ -14,26 +18,26 @@ import { LumosError } from './lumos-error.ts'
 /** Field number and wire type (length-delimited) of ConfigVersion.domains. */
 const DOMAINS_FIELD = 6
 const LENGTH_DELIMITED = 2
-/** Accounts up to this size reuse decoded domains between versions. */
-export const REUSE_MAX_DOMAINS = 5000
+/** Above this many domains, reused domains are not frozen and are keyed by their sha256 (44 B instead of ~300 B). */
+export const LARGE_ACCOUNT_DOMAINS = 5000
 
 export class ConfigDecoder {
-  /** The domains of the last decode, by their encoded bytes (as a latin1 string: exact, cheap to hash). */
+  /** The domains of the last decode, by their encoded bytes (as a latin1 string: exact, cheap to hash) or their sha256. */
   private previous = new Map<string, Domain>()
 
-  /** Same result as configVersionCodec.decode (domains frozen, up to REUSE_MAX_DOMAINS). Throws MALFORMED_MESSAGE. */
+  /** Same result as configVersionCodec.decode (domains frozen up to LARGE_ACCOUNT_DOMAINS). Throws MALFORMED_MESSAGE. */
   decode (bytes: Uint8Array): ConfigVersion {
     const { rest, domains } = splitDomains(bytes)
     const config = configVersionCodec.decode(rest)
-    if (domains.length > REUSE_MAX_DOMAINS) {
-      this.previous = new Map()
-      for (const encoded of domains) config.domains.push(domainCodec.decode(encoded))
-      return config
-    }
     const next = new Map<string, Domain>()
+    const large = domains.length > LARGE_ACCOUNT_DOMAINS
     for (const encoded of domains) {
-      const key = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength).toString('latin1')
-      const domain = next.get(key) ?? this.previous.get(key) ?? deepFreeze(domainCodec.decode(encoded))
+      const key = large ? hash('sha256', encoded, 'base64') : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength).toString('latin1')
+      let domain = next.get(key) ?? this.previous.get(key)
+      if (domain === undefined) {
+        domain = domainCodec.decode(encoded)
+        if (!large) deepFreeze(domain)
+      }
       next.set(key, domain)
       config.domains.push(domain)
     }
@@ -67,7 +71,8 @@ function splitDomains (bytes: Uint8Array): { rest: Uint8Array, domains: Uint8Arr
 function deepFreeze<T> (value: T): T {
   if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
     Object.freeze(value)
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+    // for…in, not Object.keys: no array per object (a 10 000-domain decode freezes ~100 000).
+    for (const key in value) deepFreeze((value as Record<string, unknown>)[key])
   }
   return value
 }

@@ -2,7 +2,8 @@
 // frozen) between versions, and the renderer's output unchanged by the reuse.
 import t from 'tap'
 import { configVersionCodec, type ConfigVersion } from '../../proto/codec.ts'
-import { ConfigDecoder, REUSE_MAX_DOMAINS } from '../../proto/config-decoder.ts'
+import { ConfigDecoder, LARGE_ACCOUNT_DOMAINS } from '../../proto/config-decoder.ts'
+import { originOnlyChanges } from '../../node/apply/origin-change.ts'
 import { withDomainDefaults } from '../../proto/domain-settings.ts'
 import { renderHaproxyConfig } from '../../node/render/render.ts'
 
@@ -71,14 +72,21 @@ t.test('rendering reused domains gives the same files as rendering fresh ones', 
   t.equal(render(decoder.decode(withoutWaf)).haproxyCfg, render(configVersionCodec.decode(withoutWaf)).haproxyCfg, 'a change of node features renders the reused domains again')
 })
 
-t.test('above REUSE_MAX_DOMAINS nothing is kept between versions', async t => {
+t.test('large accounts reuse domains too, unfrozen: a one-origin move is seen as such, and renders stay exact', async t => {
   const decoder = new ConfigDecoder()
-  const ports = Array.from({ length: REUSE_MAX_DOMAINS + 1 }, (_, i) => 10_000 + i)
-  const bytes = configVersionCodec.encode(version(1, ports))
-  const first = decoder.decode(bytes)
+  const ports = Array.from({ length: LARGE_ACCOUNT_DOMAINS + 1 }, (_, i) => 10_000 + i)
+  const first = decoder.decode(configVersionCodec.encode(version(1, ports)))
+  ports[7] = 9007
+  const bytes = configVersionCodec.encode(version(2, ports, { challengeKey: new Uint8Array(32).fill(1) }))
   const second = decoder.decode(bytes)
-  t.equal(second.domains.length, REUSE_MAX_DOMAINS + 1)
-  t.not(second.domains[0], first.domains[0], 'every domain is decoded anew')
-  t.notOk(Object.isFrozen(second.domains[0]), 'and not frozen (the renderer keeps nothing for it)')
+  t.equal(second.domains.length, LARGE_ACCOUNT_DOMAINS + 1)
+  t.equal(second.domains[0], first.domains[0], 'an unchanged domain is the same object')
+  t.notOk(Object.isFrozen(second.domains[0]), 'not frozen (memory), so the renderer keeps nothing for it')
   t.same(second, configVersionCodec.decode(bytes), 'the same ConfigVersion as a plain decode')
+  const pairs = originOnlyChanges(first, second)
+  t.same(pairs?.map(([before, after]) => [before.id, after.origins[0]!.port]), [['dom_7', 9007]], 'the apply path sees one origin moved, not every domain changed')
+  const template = 'global\n{{FRONTEND_RULES}}\n{{BACKENDS}}\n'
+  const render = (config: ConfigVersion): string => renderHaproxyConfig({ config, serverId: 'srv_a', httpBind: ':80', httpsBind: ':443', template, paths: { runDir: '/run/lumos', templatesDir: TEMPLATES_DIR } }).haproxyCfg
+  render(first)
+  t.equal(render(second), render(configVersionCodec.decode(bytes)), 'the same haproxy.cfg as from a plain decode')
 })
