@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { persistDelayFor, PERSIST_DELAY_MS } from '../../../node/apply/config-applier.ts'
 import { cliCommand } from '../../../node/haproxy/cli-socket.ts'
 import { freePort, waitFor } from '../../../scripts/fleet/local-fleet.ts'
 import { startScene, type Scene } from './scene.ts'
@@ -130,4 +131,11 @@ t.test('origin moves go live before haproxy.cfg is rendered: a burst is written 
   t.match(cfg, 'timeout connect 2500ms', 'and the new version')
   t.equal((await serversState(scene)).get('origin1')?.weight, 10, 'HAProxy runs weight 10 after the reload')
   t.equal((await scene.haproxy.status())?.reloads, (before?.reloads ?? 0) + 1, 'one reload for the five versions after the start')
+})
+
+t.test('the quiet time before writing origin moves grows with the account: 1 s per 1 000 domains', async t => {
+  t.equal(persistDelayFor(0), PERSIST_DELAY_MS)
+  t.equal(persistDelayFor(1000), PERSIST_DELAY_MS)
+  t.equal(persistDelayFor(1001), 2 * PERSIST_DELAY_MS)
+  t.equal(persistDelayFor(10_000), 10 * PERSIST_DELAY_MS)
 })
