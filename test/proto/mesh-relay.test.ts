@@ -14,12 +14,12 @@ const NODES = 19
 const CUT = 5
 const MESSAGES = 20
 const PAYLOAD_BYTES = 6 * 1024
-const WAIT_MS = 20_000
+const WAIT_MS = 30_000
 
-async function waitFor (what: string, done: () => boolean): Promise<void> {
+async function waitFor (what: string, done: () => boolean, state = (): string => ''): Promise<void> {
   const deadline = Date.now() + WAIT_MS
   while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what} ${state()}`)
     await new Promise(resolve => setTimeout(resolve, 50))
   }
 }
@@ -58,7 +58,10 @@ t.test('every node gets every message when a quarter of them cannot reach the pu
   for (const i of cut) t.notOk(peers[i]!.getPeers().some(peer => peer.toString() === publisherKey), `cut node ${i} has no link to the publisher`)
   // The GossipSub interface does not declare the router's mesh; the implementation has it.
   const meshSize = (peer: MeshPeer): number => (peer.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }).getMeshPeers(TOPIC).length
-  await waitFor('every mesh to fill up', () => nodes.every(node => meshSize(node) >= MESH_DEGREE.Dlo))
+  // At least one mesh peer each (a node at Dlo or below grafts more at its next heartbeat;
+  // pruning above Dhi can leave one briefly short on a loaded machine).
+  await waitFor('every node to have a mesh peer', () => nodes.every(node => meshSize(node) > 0), () => `(mesh sizes ${nodes.map(meshSize).join(' ')}, connections ${nodes.map(node => node.getPeers().length).join(' ')})`)
+  t.comment(`mesh sizes at the first message: ${nodes.map(meshSize).join(' ')} (D ${MESH_DEGREE.D}, Dlo ${MESH_DEGREE.Dlo}, Dhi ${MESH_DEGREE.Dhi})`)
 
   const sent: number[] = []
   for (let m = 0; m < MESSAGES; m++) {
