@@ -2,8 +2,8 @@
 // (address, port, weight) of a few domains? That is the common runtime change, and the
 // apply path can then plan it from those domains' backends alone instead of rendering and
 // hashing the whole config (node/apply/config-applier.ts). Domains are compared by
-// identity first: proto/config-decoder.ts hands out the same frozen object for a domain
-// whose bytes did not change.
+// identity first: proto/config-decoder.ts hands out the same object, in the same place,
+// for a domain whose bytes did not change.
 import type { ConfigVersion, Domain, Origin } from '../../proto/codec.ts'
 
 /** More changed domains than this go the full way (render, diff): the pairwise checks stop paying. */
@@ -16,17 +16,13 @@ export const ORIGIN_CHANGE_MAX_DOMAINS = 16
  */
 export function originOnlyChanges (before: ConfigVersion, after: ConfigVersion): Array<[Domain, Domain]> | undefined {
   if (before.domains.length !== after.domains.length || !sameAccountFields(before, after)) return undefined
-  const previous = new Set(before.domains)
-  const changed = after.domains.filter(domain => !previous.has(domain))
-  if (changed.length > ORIGIN_CHANGE_MAX_DOMAINS) return undefined
-  if (changed.length === 0) return []
-  const current = new Set(after.domains)
-  const replaced = new Map(before.domains.filter(domain => !current.has(domain)).map(domain => [domain.id, domain]))
+  // By position: an edit keeps every domain where it was (the decoder reuses them in place);
+  // a reordered account takes the full way, which renders the same config.
   const pairs: Array<[Domain, Domain]> = []
-  for (const domain of changed) {
-    const old = replaced.get(domain.id)
-    if (old === undefined || !onlyOriginsMoved(old, domain)) return undefined
-    replaced.delete(domain.id)
+  for (const [i, domain] of after.domains.entries()) {
+    const old = before.domains[i]!
+    if (old === domain) continue
+    if (pairs.length === ORIGIN_CHANGE_MAX_DOMAINS || old.id !== domain.id || !onlyOriginsMoved(old, domain)) return undefined
     pairs.push([old, domain])
   }
   return pairs

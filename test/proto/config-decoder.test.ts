@@ -51,6 +51,30 @@ t.test('decodes like configVersionCodec.decode and reuses the domains whose byte
   t.throws(() => decoder.decode(new Uint8Array([0x32, 0x05, 0x01])), { code: 'MALFORMED_MESSAGE' }, 'truncated bytes are MALFORMED_MESSAGE')
 })
 
+t.test('a domain added or removed shifts the others: they are still found by their bytes', async t => {
+  const decoder = new ConfigDecoder()
+  const v1 = version(1, [8001, 8002, 8003])
+  const first = decoder.decode(configVersionCodec.encode(v1))
+  const added = version(2, [8001, 8002, 8003, 8004])
+  added.domains.unshift(added.domains.pop()!)
+  const addedBytes = configVersionCodec.encode(added)
+  const second = decoder.decode(addedBytes)
+  t.same(second, configVersionCodec.decode(addedBytes), 'the same ConfigVersion as a plain decode')
+  t.same(second.domains.slice(1), first.domains, 'the three domains after the new one are the same objects')
+  t.equal(second.domains[1], first.domains[0])
+  const removed = version(3, [8001, 8002, 8003, 8004])
+  removed.domains.splice(2, 1)
+  const removedBytes = configVersionCodec.encode(removed)
+  const third = decoder.decode(removedBytes)
+  t.same(third, configVersionCodec.decode(removedBytes))
+  t.equal(third.domains[0], first.domains[0], 'unchanged domains before the removed one are reused')
+  t.equal(third.domains[2], second.domains[0], 'and after it')
+  const swapped = version(4, [8001, 8002, 8003])
+  ;[swapped.domains[0], swapped.domains[1]] = [swapped.domains[1]!, swapped.domains[0]!]
+  const swappedBytes = configVersionCodec.encode(swapped)
+  t.same(decoder.decode(swappedBytes), configVersionCodec.decode(swappedBytes), 'a reorder (same count) decodes right')
+})
+
 t.test('rendering reused domains gives the same files as rendering fresh ones', async t => {
   const decoder = new ConfigDecoder()
   const template = 'global\n{{FRONTEND_RULES}}\n{{BACKENDS}}\n'

@@ -43,7 +43,8 @@ t.test('anything else changed: undefined', async t => {
     ['the account blacklist', version(domains, { accountIpBlacklist: ['192.0.2.1'] })],
     ['the challenge key', version(domains, { challengeKey: new Uint8Array(32).fill(1) })],
     ['the servers of the account', version(domains, { servers: [{ id: 'srv_a', name: 'a', peerId: 'p', multiaddrs: [], publicIp: '192.0.2.7', status: 'active' }] })],
-    ['another account', version(domains, { accountId: 'acc_y' })]
+    ['another account', version(domains, { accountId: 'acc_y' })],
+    ['the domains reordered (the full way renders the same config)', version([domains[1]!, domains[0]!, domains[2]!])]
   ]
   for (const [what, after] of cases) t.equal(originOnlyChanges(before, after), undefined, what)
 })
