@@ -42,7 +42,8 @@ export class ConfigDecoder {
       const reused = byBytes === undefined
         ? (Buffer.compare(bytes, previous.encoded[i]!) === 0 ? previous.domains[i] : undefined)
         : byBytes.get(latin1(bytes))
-      config.domains.push(reused ?? decodeDomain(bytes, large))
+      // Not across the size limit: a frozen domain in a large account would fill the renderer's cache.
+      config.domains.push(reused !== undefined && Object.isFrozen(reused) !== large ? reused : decodeDomain(bytes, large))
     }
     this.previous = { encoded, domains: config.domains }
     return config

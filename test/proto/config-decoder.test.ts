@@ -113,4 +113,12 @@ t.test('large accounts reuse domains too, unfrozen: a one-origin move is seen as
   const render = (config: ConfigVersion): string => renderHaproxyConfig({ config, serverId: 'srv_a', httpBind: ':80', httpsBind: ':443', template, paths: { runDir: '/run/lumos', templatesDir: TEMPLATES_DIR } }).haproxyCfg
   render(first)
   t.equal(render(second), render(configVersionCodec.decode(bytes)), 'the same haproxy.cfg as from a plain decode')
+
+  // The last domain removed, then added back: the others' bytes do not change.
+  const small = decoder.decode(configVersionCodec.encode(version(3, ports.slice(0, LARGE_ACCOUNT_DOMAINS))))
+  t.not(small.domains[0], second.domains[0], 'an account shrinking to the limit decodes its domains anew')
+  t.ok(Object.isFrozen(small.domains[0]), 'frozen again')
+  const large = decoder.decode(configVersionCodec.encode(version(4, ports)))
+  t.not(large.domains[0], small.domains[0], 'and growing past it, unfrozen again')
+  t.notOk(Object.isFrozen(large.domains[0]))
 })
