@@ -3,9 +3,9 @@
 // as two chunks (the 2-byte length, then the ciphertext). With TCP_NODELAY that is two
 // syscalls and two TCP segments per message (a heartbeat, a config version), and often two
 // reads and wake-ups on the receiving side. Corking the socket around a send (up to 16 KB)
-// makes Node hand all its chunks to the kernel in one writev. The transport is wrapped, not patched: the
-// upgrader it is given sees every raw connection, dialled or accepted, before anything is
-// written on it.
+// makes Node hand all its chunks to the kernel in one writev. The transport is wrapped, not
+// patched: the upgrader it is given sees every raw connection, dialled or accepted, before
+// anything is written on it.
 import { Socket } from 'node:net'
 import type { MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
 import { tcp, type TCPComponents, type TCPOptions } from '@libp2p/tcp'
