@@ -1,5 +1,5 @@
 // One etcd watch subscriber in its own process (forked by etcd-watch.ts with
-// processPerSubscriber): watches the key given as argv [url, base64 key] and tells the
+// 'node-processes'): watches the key given as argv [url, base64 key] and tells the
 // parent when each revision arrived, on the machine-wide monotonic clock.
 import { monotonicMs, readWatch } from './etcd-watch.ts'
 

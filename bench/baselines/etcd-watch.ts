@@ -1,8 +1,6 @@
 // Baseline for config distribution: the same payload delivered to N subscribers through
-// etcd watch (Debian etcd-server, one HTTP/JSON gateway watch stream per subscriber).
-// Returns per-put delivery time to all subscribers. The subscribers run in this process,
-// or (`processPerSubscriber`) each in its own process, as the shield nodes they stand for
-// do: on a shared 2-core box, waking N processes is part of what N nodes pay.
+// etcd watch (Debian etcd-server), one client connection per subscriber, in one of three
+// shapes (EtcdSubscribers). Returns per-put delivery time to all subscribers.
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,7 +17,18 @@ export function monotonicMs (): number {
   return Number(process.hrtime.bigint()) / 1e6
 }
 
-export async function measureEtcdWatch (subscribers: number, payloadBytes: number, puts: number, opts: { processPerSubscriber?: boolean } = {}): Promise<number[]> {
+/**
+ * - 'in-process': N HTTP/JSON gateway watch streams, all read by this process;
+ * - 'node-processes': each stream read by its own Node process, as each shield node is one
+ *   (on a shared 2-core box, waking N processes is part of what N nodes pay);
+ * - 'etcdctl': N `etcdctl watch` processes (Debian etcd-client, etcd's own Go gRPC client),
+ *   each printing events to a pipe this process reads and timestamps (the pipe hop counts
+ *   against etcd). The fastest shape at large payloads: 20 x 567 KB p99 131 ms against
+ *   214 ms in-process (one run).
+ */
+export type EtcdSubscribers = 'in-process' | 'node-processes' | 'etcdctl'
+
+export async function measureEtcdWatch (subscribers: number, payloadBytes: number, puts: number, shape: EtcdSubscribers = 'in-process'): Promise<number[]> {
   const dir = await mkdtemp(join(tmpdir(), 'lumos-etcd-'))
   const [client, peer] = [await freePort(), await freePort()]
   const url = `http://127.0.0.1:${client}`
@@ -35,7 +44,13 @@ export async function measureEtcdWatch (subscribers: number, payloadBytes: numbe
     for (let i = 0; i < subscribers; i++) {
       const seen = new Map<number, number>()
       received.push(seen)
-      if (opts.processPerSubscriber === true) {
+      if (shape === 'etcdctl') {
+        const child = spawn('etcdctl', ['--endpoints', url, 'watch', key, '-w', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+        children.push(child)
+        readEtcdctlLines(child.stdout, revision => { seen.set(revision, monotonicMs()) })
+        continue
+      }
+      if (shape === 'node-processes') {
         const child = fork(SUBSCRIBER_ENTRY, [url, b64(key)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
         children.push(child)
         await new Promise<void>((resolve, reject) => {
@@ -90,4 +105,22 @@ export async function readWatch (response: Response, onRevision: (revision: numb
       }
     }
   } catch { /* aborted at the end of the run */ }
+}
+
+/** `etcdctl watch -w json` prints one JSON line per watch response, its header first; values can be MBs. */
+function readEtcdctlLines (stream: NodeJS.ReadableStream, onRevision: (revision: number) => void): void {
+  let head = ''
+  stream.on('data', (chunk: Buffer) => {
+    let from = 0
+    while (from < chunk.length) {
+      const newline = chunk.indexOf(10, from)
+      const end = newline < 0 ? chunk.length : newline
+      if (head.length < 200) head += chunk.toString('latin1', from, Math.min(end, from + 200))
+      if (newline < 0) return
+      const revision = /"revision":(\d+)/.exec(head)?.[1]
+      if (revision !== undefined) onRevision(Number(revision))
+      head = ''
+      from = newline + 1
+    }
+  })
 }
