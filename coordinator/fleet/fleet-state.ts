@@ -10,7 +10,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
 import { COORDINATOR_SERVER_ID, decodeHeartbeat } from '../../proto/heartbeat.ts'
 import { isLumosError, LumosError } from '../../proto/lumos-error.ts'
-import { heartbeatTopic, reportsTopic } from '../../proto/mesh-peer.ts'
+import { heartbeatTopic, reportsTopic, scoreInvalidMessages } from '../../proto/mesh-peer.ts'
 import { decodeReport, originOf } from '../../proto/report.ts'
 import type { LivenessParams } from '../../node/liveness/constants.ts'
 import type { QuorumTiming, ServerHealth } from '../failover/types.ts'
@@ -124,6 +124,9 @@ export class FleetState {
         }
         return TopicValidatorResult.Ignore
       })
+      // A peer whose messages are rejected is scored down, as on the config topic: three and
+      // it is graylisted (its gossip ignored) until the penalty decays.
+      scoreInvalidMessages(pubsub, topic)
       pubsub.subscribe(topic)
     }
     if (!this.accounts.has(accountId)) void this.refresh(accountId).catch(err => { this.init.logger.error({ err, account: accountId }, 'fleet roster not loaded; retrying') })

@@ -14,6 +14,7 @@ import type { Logger } from 'pino'
 import type { Heartbeat } from '../../proto/codec.ts'
 import { COORDINATOR_SERVER_ID, decodeHeartbeat, HeartbeatPublisher } from '../../proto/heartbeat.ts'
 import { LumosError, isLumosError } from '../../proto/lumos-error.ts'
+import { scoreInvalidMessages } from '../../proto/mesh-peer.ts'
 
 export interface NodeHeartbeatInit {
   pubsub: GossipSub
@@ -55,6 +56,9 @@ export class NodeHeartbeat {
       // One hop: taken here and not forwarded (docs/decisions/002-gossipsub.md).
       return TopicValidatorResult.Ignore
     })
+    // A peer whose heartbeats are rejected (malformed, or in another server's name) is scored
+    // down as on the config topic: three and it is graylisted until the penalty decays.
+    scoreInvalidMessages(pubsub, topic)
     pubsub.subscribe(topic)
     this.publisher.start()
   }

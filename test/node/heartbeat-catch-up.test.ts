@@ -2,7 +2,8 @@
 // shield node (libp2p, LevelDB, HAProxy). A version whose gossip never reached the node
 // (the coordinator's publish is dropped) still arrives: the coordinator's head heartbeat
 // shows the node it is behind, and the node fetches the version over /lumos/sync/1.
-// An enrolled peer that publishes heartbeats in another server's name is rejected.
+// An enrolled peer that publishes heartbeats in another server's name is rejected and scored
+// down until graylisted.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -165,5 +166,16 @@ t.test('a node behind the coordinator catches up from its head heartbeat, and sp
     const rejected = await waitFor('the spoofed heartbeat rejected', () => nodeLog.lines.slice(mark).find(l => l.msg === 'heartbeat rejected' && l.peer === hostileId))
     t.equal(rejected.code, 'UNKNOWN_PEER')
     t.equal(running.shield.version, held, 'the held version did not change')
+
+    // Each rejection scores the sender down: after three it is below the graylist threshold.
+    const nodeScore = (): number => (running.mesh.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number }).getScore(hostileId)
+    for (let i = 2; i <= 3; i++) {
+      const before = nodeLog.lines.length
+      await attacker.services.pubsub.publish(topic, encodeHeartbeat({ serverId: 'coordinator', peerId: hostileId, appliedVersion: held + 1000 + i, appliedHash: new Uint8Array(32), sentAtMs: Date.now(), haproxyHealthy: true }))
+      await waitFor(`spoofed heartbeat ${i} rejected`, () => nodeLog.lines.slice(before).find(l => l.msg === 'heartbeat rejected' && l.peer === hostileId))
+    }
+    // gossipsub caches a score for one heartbeat (700 ms): poll past the cache.
+    const graylisted = await waitFor('the hostile peer below the graylist threshold', () => nodeScore() < -80 ? true : undefined, 3000).catch(() => false)
+    t.ok(graylisted, `the hostile peer is scored below the graylist threshold (${nodeScore()})`)
   })
 })

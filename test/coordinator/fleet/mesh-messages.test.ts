@@ -3,8 +3,8 @@
 // heartbeats and reports straight to the coordinator, and a listener subscribed to both
 // topics. The coordinator's validator takes only what the claimed server's own peer sent
 // about itself (the sending peer, authenticated by noise, is the originator), well-formed and bounded: anything else is rejected, logged with the sender
-// and an error code. What it accepts it handles and does not forward: the listener never
-// receives it.
+// and an error code, and the sender is scored down: three rejected messages and its gossip
+// is ignored. What it accepts it handles and does not forward: the listener never receives it.
 import t from 'tap'
 import type { Report } from '../../../proto/codec.ts'
 import { encodeHeartbeat } from '../../../proto/heartbeat.ts'
@@ -12,8 +12,9 @@ import { createMeshPeer, heartbeatTopic, newPeerKey, reportsTopic, type MeshPeer
 import { encodeReport, HAPROXY_RELOAD_FAILED, MAX_ERROR_MESSAGE_CHARS, MAX_REPORT_BYTES } from '../../../proto/report.ts'
 import { InProcessFleet, waitFor } from '../../fixtures/in-process-fleet.ts'
 
-t.test('the coordinator rejects malformed or impersonating heartbeats and reports, and forwards none it accepts', async t => {
-  const fleet = await InProcessFleet.start(t, 0)
+t.test('the coordinator rejects malformed or impersonating heartbeats and reports, scores their sender down, and forwards none it accepts', async t => {
+  // Enterprise: room for the fresh attackers below (pro allows 5 servers).
+  const fleet = await InProcessFleet.start(t, 0, {}, 'enterprise')
   const { coordinator, accountId } = fleet
   const lines = fleet.coordinatorLog.lines
   const peers: MeshPeer[] = []
@@ -24,7 +25,8 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
     const peer = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
     peers.push(peer)
     const enrollment = await fleet.call('POST', '/v1/enroll', { token: server.token, peerId: peer.peerId.toString(), multiaddrs: peer.getMultiaddrs().map(String) })
-    await peer.dial(coordinator.mesh.libp2p.getMultiaddrs())
+    // libp2p limits inbound connections per host and second: retry a refused dial.
+    await waitFor(`${name} connected to the coordinator`, async () => await peer.dial(coordinator.mesh.libp2p.getMultiaddrs()).then(() => true, () => undefined))
     t.equal(enrollment.accountId, accountId)
     return { peer, serverId: server.server.id as string, peerId: peer.peerId.toString() }
   }
@@ -33,19 +35,23 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
   const coordinatorId = coordinator.mesh.libp2p.peerId.toString()
   const topics = { heartbeat: heartbeatTopic(accountId), reports: reportsTopic(accountId) }
   const heard: string[] = []
+  const attackers = new Set([hostile.peerId])
   let headHeartbeats = 0
-  // The coordinator's own head heartbeats reach the listener; what the hostile peer sent must not.
+  // The coordinator's own head heartbeats reach the listener; what the hostile peers sent must not.
   listener.peer.services.pubsub.addEventListener('gossipsub:message', (event) => {
     const { msg, propagationSource } = event.detail
-    if (propagationSource.toString() === hostile.peerId) heard.push(msg.topic)
+    if (attackers.has(propagationSource.toString())) heard.push(msg.topic)
     if (propagationSource.toString() === coordinatorId) headHeartbeats++
   })
   for (const topic of Object.values(topics)) listener.peer.services.pubsub.subscribe(topic)
-  await waitFor('the coordinator subscribed to both topics, as the hostile peer sees it', () =>
-    Object.values(topics).every(topic => hostile.peer.services.pubsub.getSubscribers(topic).some(p => p.toString() === coordinatorId)))
   await waitFor('the listener subscribed to both topics, as the coordinator sees it', () =>
     Object.values(topics).every(topic => coordinator.mesh.libp2p.services.pubsub.getSubscribers(topic).some(p => p.toString() === listener.peerId)))
 
+  const coordinatorSees = async (attacker: { peer: MeshPeer, peerId: string }): Promise<void> => {
+    await waitFor('the coordinator on both topics, as the attacker sees it', () =>
+      Object.values(topics).every(topic => attacker.peer.services.pubsub.getSubscribers(topic).some(p => p.toString() === coordinatorId)))
+  }
+  await coordinatorSees(hostile)
   const heartbeat = (claimed: { serverId: string, peerId: string }): Uint8Array =>
     encodeHeartbeat({ ...claimed, appliedVersion: 1, appliedHash: new Uint8Array(32), sentAtMs: Date.now(), haproxyHealthy: true })
   const observations = (claimed: { serverId: string, peerId: string }, state = 'alive'): Report =>
@@ -79,11 +85,46 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
     { name: 'an oversized report', topic: 'reports', data: new Uint8Array(MAX_REPORT_BYTES + 1), code: 'MALFORMED_MESSAGE' },
     { name: 'an oversized error message', topic: 'reports', data: encodeReport(serverError('x'.repeat(MAX_ERROR_MESSAGE_CHARS + 1))), code: 'MALFORMED_MESSAGE' }
   ]
+  // The first attacks come from the peer whose genuine messages were taken above; a fresh
+  // enrolled peer takes over each time the coordinator may have graylisted it (after two).
+  let attacker = hostile
+  let rejectedFromAttacker = 0
   for (const attack of attacks) {
+    if (rejectedFromAttacker === 2) {
+      attacker = await enrolled(`Compromised box ${attackers.size + 1}`)
+      attackers.add(attacker.peerId)
+      await coordinatorSees(attacker)
+      rejectedFromAttacker = 0
+    }
     const before = lines.length
-    await hostile.peer.services.pubsub.publish(topics[attack.topic], attack.data)
+    await attacker.peer.services.pubsub.publish(topics[attack.topic], attack.data)
     const logged = await waitFor(`${attack.name} to be rejected`, () => lines.slice(before).find(l => l.msg === `${attack.topic} message rejected`))
-    t.same({ peer: logged.peer, code: logged.code }, { peer: hostile.peerId, code: attack.code }, `${attack.name}: rejected, logged with the sender and ${attack.code}`)
+    t.same({ peer: logged.peer, code: logged.code }, { peer: attacker.peerId, code: attack.code }, `${attack.name}: rejected, logged with the sender and ${attack.code}`)
+    rejectedFromAttacker++
   }
   t.same(heard, [], 'the listener heard nothing')
+
+  // Rejections score the sender down: below the graylist threshold (-80) after three, and
+  // then even its genuine heartbeat is ignored.
+  const spammer = await enrolled('Spamming box')
+  await coordinatorSees(spammer)
+  await waitFor('the coordinator\'s roster to list the spammer', () => coordinator.fleet.peerOf(accountId, spammer.serverId) === spammer.peerId)
+  const coordinatorScore = (): number => (coordinator.mesh.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number }).getScore(spammer.peerId)
+  t.equal(coordinatorScore(), 0, 'an enrolled peer starts at score 0')
+  for (let i = 0; i < 3; i++) {
+    const before = lines.length
+    await spammer.peer.services.pubsub.publish(topics.heartbeat, heartbeat({ serverId: listener.serverId, peerId: spammer.peerId }))
+    await waitFor(`rejection ${i + 1} of the spammer's heartbeats`, () => lines.slice(before).find(l => l.msg === 'heartbeat message rejected' && l.peer === spammer.peerId))
+  }
+  // gossipsub caches a score for one heartbeat (700 ms): poll past the cache.
+  const graylisted = await waitFor('the spammer below the graylist threshold', () => coordinatorScore() < -80 ? true : undefined, 3000).catch(() => false)
+  t.ok(graylisted, `the spammer is scored below the graylist threshold (${coordinatorScore()})`)
+  // gossipsub lets a peer that scored >= 0 through unchecked for up to a second: wait it out.
+  await new Promise(resolve => setTimeout(resolve, 1100))
+  await spammer.peer.services.pubsub.publish(topics.heartbeat, heartbeat(spammer))
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  t.equal(coordinator.fleet.runtime(accountId, spammer.serverId)?.appliedVersion ?? null, null, 'the graylisted peer\'s genuine heartbeat is ignored')
+  await listener.peer.services.pubsub.publish(topics.heartbeat, heartbeat(listener))
+  await waitFor('the listener\'s genuine heartbeat to be taken', () => coordinator.fleet.runtime(accountId, listener.serverId)?.appliedVersion === 1)
+  t.pass('a peer that sent nothing invalid is still heard')
 })
