@@ -11,6 +11,7 @@ import type { CoordinatorStore, StoreOp } from '../store/store.ts'
 import { notFound } from './accounts.ts'
 import type { ApiContext } from './context.ts'
 import { domainBodySchema, normalizeDomainBody, type DomainBody } from './domain-input.ts'
+import { HostnameClaims } from './hostname-claims.ts'
 
 const domainSchema = { body: domainBodySchema }
 export const MAX_IMPORT_DOMAINS = 20_000
@@ -68,16 +69,17 @@ function checkServers (active: Set<string>, serverIds: string[]): void {
 }
 
 export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const claims = new HostnameClaims()
   app.post<{ Params: { accountId: string }, Body: DomainBody }>('/v1/accounts/:accountId/domains', { schema: domainSchema }, async (request, reply) => {
     const account = await ctx.loadAccount(request, request.params.accountId)
     const input = normalizeDomainBody(request.body)
-    const domain = await ctx.versions.commit(account.id, async (state) => {
+    const domain = await claims.run([input.hostname, ...input.aliases], async () => await ctx.versions.commit(account.id, async (state) => {
       checkServers(activeServers(state), input.serverIds)
       const now = new Date(ctx.now()).toISOString()
       const record: DomainRecord = { id: newId('dom'), accountId: account.id, ...input, createdAt: now, updatedAt: now }
       const names = await hostnameOps(ctx.store, state, [{ domainId: record.id, names: [record.hostname, ...record.aliases], previous: [] }])
       return { ops: [{ type: 'domain', value: record }, ...names], result: record }
-    })
+    }))
     request.log.info({ account: account.id, domain: domain.hostname }, 'domain created')
     return await reply.code(201).send({ domain })
   })
@@ -85,14 +87,14 @@ export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Prom
   app.put<{ Params: { accountId: string, domainId: string }, Body: DomainBody }>('/v1/accounts/:accountId/domains/:domainId', { schema: domainSchema }, async (request) => {
     const account = await ctx.loadAccount(request, request.params.accountId)
     const input = normalizeDomainBody(request.body)
-    const domain = await ctx.versions.commit(account.id, async (state) => {
+    const domain = await claims.run([input.hostname, ...input.aliases], async () => await ctx.versions.commit(account.id, async (state) => {
       const existing = state.domain(request.params.domainId)
       if (existing === undefined) throw notFound('domain', request.params.domainId)
       checkServers(activeServers(state), input.serverIds)
       const record: DomainRecord = { ...existing, ...input, updatedAt: new Date(ctx.now()).toISOString() }
       const names = await hostnameOps(ctx.store, state, [{ domainId: record.id, names: [record.hostname, ...record.aliases], previous: [existing.hostname, ...existing.aliases] }])
       return { ops: [{ type: 'domain', value: record }, ...names], result: record }
-    })
+    }))
     request.log.info({ account: account.id, domain: domain.hostname }, 'domain updated')
     return { domain }
   })
@@ -106,7 +108,7 @@ export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       if (seen.has(name)) throw coordinatorError('HOSTNAME_TAKEN', `${name} appears twice in the import; keep it on one domain`)
       seen.add(name)
     }
-    const domains = await ctx.versions.commit(account.id, async (state) => {
+    const domains = await claims.run(seen, async () => await ctx.versions.commit(account.id, async (state) => {
       const now = new Date(ctx.now()).toISOString()
       const active = activeServers(state)
       const records = inputs.map((input): DomainRecord => {
@@ -116,7 +118,7 @@ export async function domainRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       const names = await hostnameOps(ctx.store, state, records.map(r => ({ domainId: r.id, names: [r.hostname, ...r.aliases], previous: [] })))
       const ops: StoreOp[] = [...records.map(value => ({ type: 'domain' as const, value })), ...names]
       return { ops, result: records }
-    })
+    }))
     request.log.info({ account: account.id, count: domains.length }, 'domains imported')
     return await reply.code(201).send({ imported: domains.length, domains: domains.map(d => ({ id: d.id, hostname: d.hostname })) })
   })

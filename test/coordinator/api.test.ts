@@ -171,3 +171,23 @@ t.test('enrolling a used token with another peer id is refused with 409 TOKEN_AL
   t.equal(res.body.code, 'TOKEN_ALREADY_USED')
   t.equal((await store.getServer(accountId, serverId))?.peerId, peerId)
 })
+
+t.test('two accounts claiming one hostname at the same moment: one gets it, the other 409 HOSTNAME_TAKEN', async t => {
+  const api = await setup(t)
+  const tenants = await Promise.all([0, 1].map(async () => {
+    const { accountId, apiKey } = await api.createAccount()
+    const { serverId } = await api.createServer(accountId, apiKey)
+    return { accountId, apiKey, serverId }
+  }))
+  for (let round = 0; round < 10; round++) {
+    const hostname = `race-${round}.example.com`
+    const answers = await Promise.all(tenants.map(async ({ accountId, apiKey, serverId }) =>
+      await api.call('POST', `/v1/accounts/${accountId}/domains`, apiKey, { hostname, servers: [serverId], origins: [{ address: '10.0.0.5' }] })))
+    t.same(answers.map(a => a.status).sort(), [201, 409], `${hostname}: one created, one refused`)
+    const winner = answers.findIndex(a => a.status === 201)
+    t.equal(answers[1 - winner]?.body.code, 'HOSTNAME_TAKEN')
+    t.equal((await api.store.getHostname(hostname))?.accountId, tenants[winner]?.accountId, 'the hostname index names the winner')
+    const holders = await Promise.all(tenants.map(async ({ accountId }) => (await api.store.listDomains(accountId)).filter(d => d.hostname === hostname).length))
+    t.same(holders.sort(), [0, 1], 'exactly one account has a domain with it')
+  }
+})
