@@ -23,8 +23,8 @@ export function monotonicMs (): number {
  *   (on a shared 2-core box, waking N processes is part of what N nodes pay);
  * - 'etcdctl': N `etcdctl watch` processes (Debian etcd-client, etcd's own Go gRPC client),
  *   each printing events to a pipe this process reads and timestamps (the pipe hop counts
- *   against etcd). The fastest shape at large payloads: 20 x 567 KB p99 131 ms against
- *   214 ms in-process (one run).
+ *   against etcd). The fastest shape at large payloads: 20 x 554 KB p99 144 ms against
+ *   222 ms in-process (bench/results/gossip.json).
  */
 export type EtcdSubscribers = 'in-process' | 'node-processes' | 'etcdctl'
 
