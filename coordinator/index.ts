@@ -93,7 +93,10 @@ export async function startCoordinator (config: Readonly<CoordinatorConfig>, log
       multiaddrs: () => mesh.multiaddrs(),
       // A getter: after a key rotation, newly enrolled nodes pin the new key.
       get publicKey () { return signer.publicKey },
-      allowPeer: (peerId) => { mesh.allowPeer(peerId) }
+      admitPeer: async (accountId, peerId) => {
+        mesh.allowPeer(peerId)
+        await fleet.rosterChanged(accountId)
+      }
     },
     adminKeyHash: config.adminKeyHash,
     now: Date.now,

@@ -37,7 +37,7 @@ async function startCoordinator (dir: string, signingKey: SigningKey): Promise<C
   const logger = pino({ level: 'silent' })
   let published = 0
   const versions = new ConfigVersions({ store, signingKey, now: Date.now, logger, publish: async () => { published++ } })
-  const mesh = { peerId: '12D3KooWbench', multiaddrs: () => [], publicKey: exportPublicKey(signingKey.publicKey), allowPeer: () => {} }
+  const mesh = { peerId: '12D3KooWbench', multiaddrs: () => [], publicKey: exportPublicKey(signingKey.publicKey), admitPeer: async () => {} }
   const app = await buildApi({ store, versions, mesh, adminKeyHash: sha256Hex(ADMIN_KEY), now: Date.now, logger })
   return {
     async call (method, url, key, payload) {

@@ -14,8 +14,8 @@ export interface MeshIdentity {
   peerId: string
   multiaddrs: () => string[]
   publicKey: string
-  /** Lets a newly enrolled peer through the coordinator's connection gater. */
-  allowPeer: (peerId: string) => void
+  /** Lets a newly enrolled peer through the coordinator's connection gater and into the fleet's roster. */
+  admitPeer: (accountId: string, peerId: string) => Promise<void>
 }
 
 /** The coordinator's live view of the fleet (coordinator/fleet/fleet-state.ts) and its partition drill. */

@@ -67,7 +67,7 @@ export async function enrollRoutes (app: FastifyInstance, ctx: ApiContext): Prom
       }
       return { ops: [{ type: 'server', value: record }], result: record }
     })
-    ctx.mesh.allowPeer(server.peerId)
+    await ctx.mesh.admitPeer(server.accountId, server.peerId)
     request.log.info({ account: server.accountId, server: server.id, peer: server.peerId }, 'server enrolled')
     return {
       serverId: server.id,

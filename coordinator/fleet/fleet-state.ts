@@ -102,6 +102,17 @@ export class FleetState {
   }
 
   /** The peer id the account's roster binds to `serverId` (enrolled, active). */
+  /**
+   * Re-reads the account's servers now: an enrolment awaits it before it is answered, so the
+   * new peer's first heartbeats find it in the roster. Otherwise they would wait for the
+   * next refresh (up to a second, longer on a loaded machine), be rejected as from an
+   * unknown peer and score it down: a few of them graylist it, and the coordinator then
+   * stops sending it config versions.
+   */
+  async rosterChanged (accountId: string): Promise<void> {
+    if (this.accounts.has(accountId)) await this.refresh(accountId)
+  }
+
   peerOf (accountId: string, serverId: string): string | undefined {
     return this.accounts.get(accountId)?.fleet.peerOf(serverId)
   }

@@ -18,7 +18,7 @@ async function start (dir: string, signingKey: SigningKey) {
   const logger = pino({ level: 'silent' })
   const published: Uint8Array[] = []
   const versions = new ConfigVersions({ store, signingKey, now: () => NOW, logger, publish: async (_account, envelope) => { published.push(envelope) } })
-  const mesh = { peerId: 'peer', multiaddrs: () => [], publicKey: exportPublicKey(signingKey.publicKey), allowPeer: () => {} }
+  const mesh = { peerId: 'peer', multiaddrs: () => [], publicKey: exportPublicKey(signingKey.publicKey), admitPeer: async () => {} }
   const app = await buildApi({ store, versions, mesh, adminKeyHash: sha256Hex(ADMIN_KEY), now: () => NOW, logger })
   const call = async (method: 'GET' | 'POST' | 'PUT', url: string, key: string, payload?: object) => {
     const res = await app.inject({ method, url, payload, headers: { authorization: `Bearer ${key}` } })

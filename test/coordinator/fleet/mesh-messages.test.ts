@@ -5,31 +5,46 @@
 // about itself (the sending peer, authenticated by noise, is the originator), well-formed and bounded: anything else is rejected, logged with the sender
 // and an error code, and the sender is scored down: three rejected messages and its gossip
 // is ignored. What it accepts it handles and does not forward: the listener never receives it.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { Report } from '../../../proto/codec.ts'
 import { encodeHeartbeat } from '../../../proto/heartbeat.ts'
 import { createMeshPeer, heartbeatTopic, newPeerKey, reportsTopic, type MeshPeer } from '../../../proto/mesh-peer.ts'
 import { encodeReport, HAPROXY_RELOAD_FAILED, MAX_ERROR_MESSAGE_CHARS, MAX_REPORT_BYTES } from '../../../proto/report.ts'
 import { InProcessFleet, waitFor } from '../../fixtures/in-process-fleet.ts'
 
+interface EnrolledPeer { peer: MeshPeer, serverId: string, peerId: string }
+
+/** Enrols libp2p peers as new servers of the fleet's account, connected to the coordinator; stopped at teardown. */
+function enroller (t: Test, fleet: InProcessFleet): (name: string) => Promise<EnrolledPeer> {
+  const peers: MeshPeer[] = []
+  t.teardown(async () => { for (const peer of peers) await peer.stop() })
+  return async (name) => {
+    const server = await fleet.call('POST', `/v1/accounts/${fleet.accountId}/servers`, { name, publicIp: '203.0.113.20' })
+    const peer = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    peers.push(peer)
+    const enrollment = await fleet.call('POST', '/v1/enroll', { token: server.token, peerId: peer.peerId.toString(), multiaddrs: peer.getMultiaddrs().map(String) })
+    // libp2p limits inbound connections per host and second: retry a refused dial.
+    await waitFor(`${name} connected to the coordinator`, async () => await peer.dial(fleet.coordinator.mesh.libp2p.getMultiaddrs()).then(() => true, () => undefined))
+    t.equal(enrollment.accountId, fleet.accountId)
+    return { peer, serverId: server.server.id as string, peerId: peer.peerId.toString() }
+  }
+}
+
+async function coordinatorSubscribed (enrolled: EnrolledPeer, fleet: InProcessFleet, topics: string[]): Promise<void> {
+  const coordinatorId = fleet.coordinator.mesh.libp2p.peerId.toString()
+  await waitFor('the coordinator on the topics, as the peer sees it', () =>
+    topics.every(topic => enrolled.peer.services.pubsub.getSubscribers(topic).some(p => p.toString() === coordinatorId)))
+}
+
+const heartbeat = (claimed: { serverId: string, peerId: string }, sentAtMs = Date.now()): Uint8Array =>
+  encodeHeartbeat({ ...claimed, appliedVersion: 1, appliedHash: new Uint8Array(32), sentAtMs, haproxyHealthy: true })
+
 t.test('the coordinator rejects malformed or impersonating heartbeats and reports, scores their sender down, and forwards none it accepts', async t => {
   // Enterprise: room for the fresh attackers below (pro allows 5 servers).
   const fleet = await InProcessFleet.start(t, 0, {}, 'enterprise')
   const { coordinator, accountId } = fleet
   const lines = fleet.coordinatorLog.lines
-  const peers: MeshPeer[] = []
-  t.teardown(async () => { for (const peer of peers) await peer.stop() })
-  /** A libp2p peer enrolled as a new server of the account, connected to the coordinator. */
-  const enrolled = async (name: string): Promise<{ peer: MeshPeer, serverId: string, peerId: string }> => {
-    const server = await fleet.call('POST', `/v1/accounts/${accountId}/servers`, { name, publicIp: '203.0.113.20' })
-    const peer = await createMeshPeer({ privateKey: await newPeerKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
-    peers.push(peer)
-    const enrollment = await fleet.call('POST', '/v1/enroll', { token: server.token, peerId: peer.peerId.toString(), multiaddrs: peer.getMultiaddrs().map(String) })
-    // libp2p limits inbound connections per host and second: retry a refused dial.
-    await waitFor(`${name} connected to the coordinator`, async () => await peer.dial(coordinator.mesh.libp2p.getMultiaddrs()).then(() => true, () => undefined))
-    t.equal(enrollment.accountId, accountId)
-    return { peer, serverId: server.server.id as string, peerId: peer.peerId.toString() }
-  }
+  const enrolled = enroller(t, fleet)
   const hostile = await enrolled('Compromised box')
   const listener = await enrolled('Listener')
   const coordinatorId = coordinator.mesh.libp2p.peerId.toString()
@@ -47,13 +62,8 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
   await waitFor('the listener subscribed to both topics, as the coordinator sees it', () =>
     Object.values(topics).every(topic => coordinator.mesh.libp2p.services.pubsub.getSubscribers(topic).some(p => p.toString() === listener.peerId)))
 
-  const coordinatorSees = async (attacker: { peer: MeshPeer, peerId: string }): Promise<void> => {
-    await waitFor('the coordinator on both topics, as the attacker sees it', () =>
-      Object.values(topics).every(topic => attacker.peer.services.pubsub.getSubscribers(topic).some(p => p.toString() === coordinatorId)))
-  }
+  const coordinatorSees = async (attacker: EnrolledPeer): Promise<void> => { await coordinatorSubscribed(attacker, fleet, Object.values(topics)) }
   await coordinatorSees(hostile)
-  const heartbeat = (claimed: { serverId: string, peerId: string }): Uint8Array =>
-    encodeHeartbeat({ ...claimed, appliedVersion: 1, appliedHash: new Uint8Array(32), sentAtMs: Date.now(), haproxyHealthy: true })
   const observations = (claimed: { serverId: string, peerId: string }, state = 'alive'): Report =>
     ({ observations: { observerServerId: claimed.serverId, observerPeerId: claimed.peerId, views: [{ targetServerId: listener.serverId, state, ageMs: 10 }], sentAtMs: Date.now() } })
   const serverError = (message: string): Report =>
@@ -127,4 +137,24 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
   await listener.peer.services.pubsub.publish(topics.heartbeat, heartbeat(listener))
   await waitFor('the listener\'s genuine heartbeat to be taken', () => coordinator.fleet.runtime(accountId, listener.serverId)?.appliedVersion === 1)
   t.pass('a peer that sent nothing invalid is still heard')
+})
+
+// An enrolment is answered only once the coordinator's roster lists the new peer: its first
+// heartbeats used to arrive before the roster's next refresh (once a second), be rejected as
+// from an unknown peer, and graylist it; the coordinator then sent it no config versions.
+t.test('a server that speaks as soon as its enrolment is answered is heard and never scored down', async t => {
+  const fleet = await InProcessFleet.start(t, 0, {}, 'enterprise')
+  const { coordinator, accountId } = fleet
+  const enrolled = enroller(t, fleet)
+  const score = (peerId: string): number => (coordinator.mesh.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number }).getScore(peerId)
+  for (let round = 1; round <= 8; round++) {
+    const mark = fleet.coordinatorLog.lines.length
+    const fresh = await enrolled(`Fresh box ${round}`)
+    await coordinatorSubscribed(fresh, fleet, [heartbeatTopic(accountId)])
+    for (let i = 0; i < 3; i++) await fresh.peer.services.pubsub.publish(heartbeatTopic(accountId), heartbeat(fresh, Date.now() + i))
+    await waitFor(`round ${round}: the fresh server's heartbeat taken`, () => coordinator.fleet.runtime(accountId, fresh.serverId)?.appliedVersion === 1)
+    const rejected = fleet.coordinatorLog.lines.slice(mark).filter(l => l.msg === 'heartbeat message rejected' && l.peer === fresh.peerId)
+    t.same(rejected.map(l => l.code), [], `round ${round}: none of its heartbeats rejected`)
+    t.ok(score(fresh.peerId) >= 0, `round ${round}: its score is not negative (${score(fresh.peerId)})`)
+  }
 })
