@@ -4,36 +4,20 @@
 // statistic on the fleet's loopback ports; target 0); (3) beside them, the detection
 // time of serf on 5 loopback agents (Debian package) as the baseline.
 // Usage: npm run bench -- failover [--trials 20] [--loss-seconds 60] [--serf-trials 5]
-import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs, promisify } from 'node:util'
+import { parseArgs } from 'node:util'
 import { LocalFleet, waitFor } from '../../scripts/fleet/local-fleet.ts'
+import { withPacketLoss } from '../../scripts/fleet/packet-loss.ts'
 import { measureSerfDetection } from '../baselines/serf-detect.ts'
 import { summarize } from '../lib/stats.ts'
 
-const run = promisify(execFile)
 const HOST = 'shop.example.com'
 const ZONE = 'example.com'
 const IPS = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.5']
 const HOLD_DOWN_S = 2
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '20' }, 'loss-seconds': { type: 'string', default: '60' }, 'serf-trials': { type: 'string', default: '5' } } })
-
-/** iptables rules dropping `probability` of the packets to and from each port on lo. */
-function lossRules (ports: number[], probability: number): string[][] {
-  return ports.flatMap(port => ['--dport', '--sport'].map(dir => ['INPUT', '-i', 'lo', '-p', 'tcp', dir, String(port), '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP']))
-}
-
-async function withPacketLoss<T> (ports: number[], probability: number, body: () => Promise<T>): Promise<T> {
-  const rules = lossRules(ports, probability)
-  for (const rule of rules) await run('iptables', ['-I', ...rule])
-  try {
-    return await body()
-  } finally {
-    for (const rule of rules) await run('iptables', ['-D', ...rule]).catch(() => {})
-  }
-}
 
 const baseDir = await mkdtemp(join(tmpdir(), 'lumos-bf-'))
 const fleet = await LocalFleet.start({ baseDir, nodeCount: 5, publicIps: IPS, cloudflare: true, coordinatorEnv: { LUMOS_FAILOVER_HOLD_DOWN_S: String(HOLD_DOWN_S) } })
