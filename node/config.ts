@@ -23,6 +23,8 @@ export interface NodeConfig {
   heartbeatIntervalMs?: number
   /** Failure-detector preset (LUMOS_LIVENESS_PRESET: lan | wan | seed, default lan); DEFAULT_LIVENESS (LAN) when omitted. */
   liveness?: LivenessParams
+  /** How long an older version may still come from an honest peer (node/late-copies.ts); no variable: tests shorten it. */
+  lateCopyWindowMs?: number
 }
 
 const PRESET_NAMES = { lan: 'LAN', wan: 'WAN', seed: 'SEED_COMPAT' } as const

@@ -111,6 +111,7 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
     pinCoordinatorKey: async (publicKey) => { await pinCoordinatorKey(join(config.dataDir, 'enrollment.json'), enrollment, publicKey) },
     store,
     applier,
+    lateCopyWindowMs: config.lateCopyWindowMs,
     onNewVersion: (cfg) => {
       mesh.follow(cfg, selfPeerId, enrollment.coordinatorPeerId)
       liveness.follow(cfg)

@@ -18,6 +18,7 @@ import { authenticateEnvelopeChained, verifyEnvelopeChained, type ChainedAuthent
 import { isLumosError, LumosError } from '../proto/lumos-error.ts'
 import type { ConfigApplier } from './apply/config-applier.ts'
 import type { Enrollment } from './enrollment.ts'
+import { LateCopies } from './late-copies.ts'
 import { KEEP_VERSIONS, type NodeStore } from './store/node-store.ts'
 import type { Verdict } from './mesh/node-mesh.ts'
 import { checkCandidate } from './verifier.ts'
@@ -37,6 +38,8 @@ export interface ShieldNodeInit {
    */
   onVerified?: (version: number, from: string, via: 'gossip' | 'sync') => void
   onStored?: (version: number, from: string) => void
+  /** How long an older version may still come from an honest peer (LATE_COPY_WINDOW_MS when omitted). */
+  lateCopyWindowMs?: number
   logger: Logger
 }
 
@@ -64,9 +67,11 @@ export class ShieldNode {
   private readonly accepted: Array<{ bytes: Uint8Array, opened: Authenticated }> = []
   /** Reuses the previous version's decoded domains (and with them the renderer's per-domain output). */
   private readonly decoder = new ConfigDecoder()
+  private readonly lateCopies: LateCopies
 
   constructor (init: ShieldNodeInit) {
     this.init = init
+    this.lateCopies = new LateCopies(init.lateCopyWindowMs)
     this.coordinatorKey = init.coordinatorKey
   }
 
@@ -150,15 +155,20 @@ export class ShieldNode {
 
   /**
    * Gossip validator: synchronous, so it uses the in-memory latest version.
-   * 'ignore' only for a copy of the version we hold or are storing (a duplicate is no fault
-   * of the sender); anything unsigned, for another account or older than what we hold (a
-   * replay) is 'reject': gossipsub drops it, does not forward it, and reports it to peer scoring.
+   * 'ignore' for a copy of the version we hold or are storing (a duplicate is no fault of
+   * the sender) and for a late copy of one superseded moments ago (node/late-copies.ts);
+   * anything unsigned, for another account or older than that (a replay) is 'reject':
+   * gossipsub drops it, does not forward it, and reports it to peer scoring.
    */
   validate (data: Uint8Array, from: PeerId): Verdict {
     try {
       const opened = this.authenticate(data)
       const { accountId, version } = opened.header
       if (accountId === this.init.enrollment.accountId && version >= this.latestVersion && version <= this.receiving) return 'ignore'
+      if (accountId === this.init.enrollment.accountId && this.lateCopies.isLate(version, this.latestVersion)) {
+        this.init.logger.debug({ version, peer: from.toString(), held: this.latestVersion }, 'late copy of a superseded version ignored')
+        return 'ignore'
+      }
       checkCandidate(opened.header, this.init.enrollment.accountId, this.latestVersion)
       this.accepted.push({ bytes: data, opened })
       if (this.accepted.length > ACCEPTED_KEPT) this.accepted.shift()
@@ -200,6 +210,7 @@ export class ShieldNode {
         throw new LumosError('MALFORMED_MESSAGE', `config payload names account ${config.accountId} version ${config.version}, its header ${header.accountId} version ${version}`)
       }
       if (version <= this.latestVersion) return
+      this.lateCopies.superseded(this.latestVersion)
       this.latestVersion = version
       this.latestHash = opened.hash
       if (pinsNewKey) await this.adoptKey(opened.signerKey, version)

@@ -77,5 +77,8 @@ t.test(`with ${LOSS * 100} % packet loss on every mesh link, every node converge
     t.equal((await httpGet(node.httpPort, aliasOf(VERSIONS - 1), '/lossy')).status, 404, `${node.name}: the previous alias is gone`)
     const applied = await appliedVersions(scene, node)
     t.ok(applied.every((version, i) => i === 0 || version > (applied[i - 1] as number)), `${node.name} applied versions in increasing order only (${applied.join(' ')})`)
+    // Late copies (a version overtaken by a newer one that came another way) are no offence.
+    const rejected = (await readFile(scene.logPath(node.name), 'utf8')).split('\n').filter(line => line.includes('"msg":"gossip message rejected"'))
+    t.same(rejected.map(line => (JSON.parse(line) as { reason: string }).reason), [], `${node.name} rejected no message of the honest coordinator and peers`)
   }
 })
