@@ -101,7 +101,6 @@ export class FleetState {
     return [...this.accounts.keys()]
   }
 
-  /** The peer id the account's roster binds to `serverId` (enrolled, active). */
   /**
    * Re-reads the account's servers now: an enrolment awaits it before it is answered, so the
    * new peer's first heartbeats find it in the roster. Otherwise they would wait for the
@@ -110,9 +109,10 @@ export class FleetState {
    * stops sending it config versions.
    */
   async rosterChanged (accountId: string): Promise<void> {
-    if (this.accounts.has(accountId)) await this.refresh(accountId)
+    await this.refresh(accountId)
   }
 
+  /** The peer id the account's roster binds to `serverId` (enrolled, active). */
   peerOf (accountId: string, serverId: string): string | undefined {
     return this.accounts.get(accountId)?.fleet.peerOf(serverId)
   }
