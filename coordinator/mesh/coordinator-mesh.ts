@@ -7,6 +7,7 @@
 import type { Identify } from '@libp2p/identify'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
+import { watchGraylist } from '../../proto/graylist-watch.ts'
 import { COORDINATOR_SERVER_ID, HeartbeatPublisher, type OutgoingHeartbeat } from '../../proto/heartbeat.ts'
 import { configTopic, createMeshPeer, heartbeatTopic, type MeshPeer } from '../../proto/mesh-peer.ts'
 import { loadOrCreatePeerKey } from '../../proto/peer-key-file.ts'
@@ -32,6 +33,7 @@ export class CoordinatorMesh {
   private readonly partitioned = new Map<string, number>()
   private peer: MeshPeer | undefined
   private heartbeat: HeartbeatPublisher | undefined
+  private stopGraylistWatch: () => void = () => {}
 
   constructor (init: CoordinatorMeshInit) {
     this.init = init
@@ -54,6 +56,7 @@ export class CoordinatorMesh {
       listen: this.init.listen,
       isPeerAllowed: (peer) => this.allowed.has(peer.toString()) && !this.isPartitioned(peer.toString())
     })
+    this.stopGraylistWatch = watchGraylist(this.peer, logger)
     await serveSync(this.peer, async (request) => {
       const head = await store.getHead(request.accountId)
       if (head === undefined || head.version <= request.haveVersion) return []
@@ -165,6 +168,7 @@ export class CoordinatorMesh {
   }
 
   async stop (): Promise<void> {
+    this.stopGraylistWatch()
     this.heartbeat?.stop()
     await this.peer?.stop()
   }

@@ -10,6 +10,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
 import type { ConfigVersion, SignedEnvelope, SyncRequest } from '../../proto/codec.ts'
 import { COORDINATOR_SERVER_ID } from '../../proto/heartbeat.ts'
+import { watchGraylist } from '../../proto/graylist-watch.ts'
 import { LumosError } from '../../proto/lumos-error.ts'
 import { createMeshPeer, scoreInvalidMessages, type MeshPeer } from '../../proto/mesh-peer.ts'
 import { requestSync, serveSync } from '../../proto/sync-protocol.ts'
@@ -46,6 +47,7 @@ export class NodeMesh {
   private topic = ''
   private accountId = ''
   private redialTimer: NodeJS.Timeout | undefined
+  private stopGraylistWatch: () => void = () => {}
 
   constructor (init: NodeMeshInit) {
     this.init = init
@@ -69,6 +71,7 @@ export class NodeMesh {
       listen: this.init.listen,
       isPeerAllowed: (peer) => this.allowed.has(peer.toString())
     })
+    this.stopGraylistWatch = watchGraylist(this.peer, this.init.logger)
     await serveSync(this.peer, this.init.syncSource)
   }
 
@@ -172,6 +175,7 @@ export class NodeMesh {
   }
 
   async stop (): Promise<void> {
+    this.stopGraylistWatch()
     clearInterval(this.redialTimer)
     await this.catchUp.stop()
     await this.peer?.stop()

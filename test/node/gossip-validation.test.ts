@@ -237,6 +237,8 @@ t.test('a shield node rejects forged, tampered, malformed, foreign and replayed 
   // gossipsub caches a peer's score for one heartbeat (700 ms): poll past the cache.
   const scoredDown = await waitFor('the hostile peer below the graylist threshold', () => graylisted() ? true : undefined, 3000).catch(() => false)
   t.ok(scoredDown, `the hostile peer is scored below the graylist threshold (${hostileScore()})`)
+  await waitFor('the node to log the graylisting', () => nodeLog.lines.some(l => String(l.msg).startsWith('peer graylisted') && l.peer === hostileId) ? true : undefined)
+  t.pass('the node logged that it graylisted the hostile peer')
   t.same(nodeLog.lines.filter(l => l.msg === 'gossip message rejected' && l.peer !== hostileId), [], 'no genuine message was rejected')
 
   // A genuine change still flows: the node was listening all along.

@@ -129,6 +129,8 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
   // gossipsub caches a score for one heartbeat (700 ms): poll past the cache.
   const graylisted = await waitFor('the spammer below the graylist threshold', () => coordinatorScore() < -80 ? true : undefined, 3000).catch(() => false)
   t.ok(graylisted, `the spammer is scored below the graylist threshold (${coordinatorScore()})`)
+  const logged = await waitFor('the coordinator to log the graylisting', () => lines.find(l => String(l.msg).startsWith('peer graylisted') && l.peer === spammer.peerId))
+  t.ok(logged.score < -80, `the coordinator logged that it graylisted the spammer (score ${logged.score})`)
   // gossipsub lets a peer that scored >= 0 through unchecked for up to a second: wait it out.
   await new Promise(resolve => setTimeout(resolve, 1100))
   await spammer.peer.services.pubsub.publish(topics.heartbeat, heartbeat(spammer))
@@ -137,6 +139,9 @@ t.test('the coordinator rejects malformed or impersonating heartbeats and report
   await listener.peer.services.pubsub.publish(topics.heartbeat, heartbeat(listener))
   await waitFor('the listener\'s genuine heartbeat to be taken', () => coordinator.fleet.runtime(accountId, listener.serverId)?.appliedVersion === 1)
   t.pass('a peer that sent nothing invalid is still heard')
+  // The penalty decays (0.99 per second): about 6 s after the third rejection it is back above -80.
+  const back = await waitFor('the coordinator to log that the spammer is no longer graylisted', () => lines.find(l => l.msg === 'peer no longer graylisted' && l.peer === spammer.peerId))
+  t.ok(back.score >= -80, `the coordinator logged the end of the graylisting (score ${back.score})`)
 })
 
 // An enrolment is answered only once the coordinator's roster lists the new peer: its first
