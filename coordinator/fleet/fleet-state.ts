@@ -54,6 +54,9 @@ interface AccountEntry {
   saved: Map<string, PersistedRuntime>
   loadedAt: number
   persistedAt: number
+  /** Roster reads started and the newest one applied: an older read finishing later is dropped. */
+  rosterReads: number
+  rosterApplied: number
 }
 
 export class FleetState {
@@ -207,7 +210,12 @@ export class FleetState {
     const existing = this.accounts.get(accountId)
     if (onDemand && existing !== undefined && this.now() - existing.loadedAt < ROSTER_REFRESH_MS) return false
     const entry = existing ?? await this.entryOf(accountId)
+    const read = ++entry.rosterReads
     const records = await this.init.store.listServers(accountId)
+    // The periodic refresh may have started before an enrolment's own one and end after it:
+    // its older list must not take the new peer out of the roster again.
+    if (read < entry.rosterApplied) return true
+    entry.rosterApplied = read
     const now = this.now()
     entry.peers = new Map(records.filter(r => r.peerId !== '' && r.cutAt == null).map(r => [r.peerId, r]))
     entry.fleet.setRoster(records, id => entry.saved.get(id), now)
@@ -225,7 +233,7 @@ export class FleetState {
           saved.set(String(key).slice(accountId.length + 1), value as PersistedRuntime)
         }
         const now = this.now()
-        const entry: AccountEntry = { fleet: new AccountFleet(accountId, this.init.liveness, this.init.quorum), peers: new Map(), saved, loadedAt: 0, persistedAt: now }
+        const entry: AccountEntry = { fleet: new AccountFleet(accountId, this.init.liveness, this.init.quorum), peers: new Map(), saved, loadedAt: 0, persistedAt: now, rosterReads: 0, rosterApplied: 0 }
         this.accounts.set(accountId, entry)
         return entry
       })()
