@@ -292,7 +292,11 @@ export class LocalFleet {
     node.process = child
     // A node that exits while starting (e.g. enrollment refused or timed out) fails the start at once.
     const started = await waitFor(`${node.name} HAProxy`, async () => child.exitCode !== null ? 'exited' : await node.haproxy.status(), this.startTimeoutMs)
-    if (started === 'exited') throw new Error(`${node.name} exited with ${child.exitCode} while starting; see ${this.logPath(node.name)}`)
+    if (started === 'exited') {
+      // The log's last lines go into the error: tests remove the fleet's directory at teardown.
+      const tail = readFileSync(this.logPath(node.name), 'utf8').trim().split('\n').slice(-5).join('\n')
+      throw new Error(`${node.name} exited with ${child.exitCode} while starting; the end of ${this.logPath(node.name)}:\n${tail}`)
+    }
   }
 
   /** Stops a node's daemon; with `haproxy: true` its HAProxy too (like systemctl stop). */
