@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { HaproxyControl } from '../../node/haproxy/haproxy-control.ts'
 import { NODE_V8_FLAGS } from '../../node/runtime-flags.ts'
 import { FakeCloudflare } from './fake-cloudflare.ts'
+import { claimPort } from './port-claims.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -21,14 +22,14 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
  * A loopback TCP port free right now, for a process started next to listen on. Picked below
  * the kernel's ephemeral range: a port the kernel hands out (listen on 0) is also what it
  * gives the next outgoing connection, and with 20 nodes dialling each other one was taken
- * before its node listened. Ports handed out by this process are not handed out again.
+ * before its node listened. A port is handed out once per machine while its process lives
+ * (port-claims.ts): test files run side by side.
  */
 export async function freePort (): Promise<number> {
   const low = EPHEMERAL_LOW - FREE_PORT_SPAN
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = low + Math.floor(Math.random() * FREE_PORT_SPAN)
-    if (handedOut.has(port) || !await canListen(port)) continue
-    handedOut.add(port)
+    if (!await canListen(port) || !claimPort(port)) continue
     return port
   }
   throw new Error(`no free loopback port in ${low}-${EPHEMERAL_LOW - 1} after 200 tries`)
@@ -44,7 +45,6 @@ const EPHEMERAL_LOW = (() => {
   return Number.isInteger(low) ? Math.max(low, 12_000) : 32_768
 })()
 const FREE_PORT_SPAN = 10_000
-const handedOut = new Set<number>()
 
 async function canListen (port: number): Promise<boolean> {
   return await new Promise(resolve => {
