@@ -253,6 +253,15 @@ export class LocalFleet {
     return join(this.baseDir, 'logs', `${name}.log`)
   }
 
+  /** The last `lines` lines of a process's log, or '(no log)': for failure messages. */
+  logTail (name: string, lines: number): string {
+    try {
+      return readFileSync(this.logPath(name), 'utf8').trim().split('\n').slice(-lines).join('\n')
+    } catch {
+      return '(no log)'
+    }
+  }
+
   private spawnLogged (name: string, script: string, env: Record<string, string>, execArgv: readonly string[] = []): ChildProcess {
     const log = createWriteStream(this.logPath(name), { flags: 'a' })
     const child = spawn(process.execPath, [...execArgv, join(ROOT, script)], { env: { ...process.env, LUMOS_LOG_LEVEL: this.logLevel, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -294,8 +303,7 @@ export class LocalFleet {
     const started = await waitFor(`${node.name} HAProxy`, async () => child.exitCode !== null ? 'exited' : await node.haproxy.status(), this.startTimeoutMs)
     if (started === 'exited') {
       // The log's last lines go into the error: tests remove the fleet's directory at teardown.
-      const tail = readFileSync(this.logPath(node.name), 'utf8').trim().split('\n').slice(-5).join('\n')
-      throw new Error(`${node.name} exited with ${child.exitCode} while starting; the end of ${this.logPath(node.name)}:\n${tail}`)
+      throw new Error(`${node.name} exited with ${child.exitCode} while starting; the end of ${this.logPath(node.name)}:\n${this.logTail(node.name, 5)}`)
     }
   }
 

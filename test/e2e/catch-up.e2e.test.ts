@@ -3,7 +3,7 @@
 // the coordinator (100 versions behind), and from its peers while the coordinator is down.
 // Each version moves the domain's alias to v<i>.shop.example.com, so the alias a node
 // answers tells which version its HAProxy serves.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -31,8 +31,7 @@ async function startScene (t: Test): Promise<Scene> {
   let fleet: LocalFleet | undefined
   t.teardown(async () => {
     if (fleet !== undefined && !t.passing()) {
-      const tail = await readFile(fleet.logPath('shield-3'), 'utf8').then(text => text.trim().split('\n').slice(-30).join('\n'), () => '(no log)')
-      t.comment(`last lines of shield-3's log:\n${tail}`)
+      t.comment(`last lines of shield-3's log:\n${fleet.logTail('shield-3', 30)}`)
     }
     await fleet?.stop()
     await rm(baseDir, { recursive: true, force: true })

@@ -33,10 +33,7 @@ async function startScene (t: Test, nodeCount: number): Promise<Scene> {
   let fleet: LocalFleet | undefined
   t.teardown(async () => {
     if (fleet !== undefined && !t.passing()) {
-      for (const node of fleet.nodes) {
-        const tail = await readFile(fleet.logPath(node.name), 'utf8').then(text => text.trim().split('\n').slice(-25).join('\n'), () => '(no log)')
-        t.comment(`last lines of ${node.name}'s log:\n${tail}`)
-      }
+      for (const node of fleet.nodes) t.comment(`last lines of ${node.name}'s log:\n${fleet.logTail(node.name, 25)}`)
     }
     await fleet?.stop()
     await rm(baseDir, { recursive: true, force: true })

@@ -38,10 +38,7 @@ t.test(`with ${LOSS * 100} % packet loss on every mesh link, every node converge
   let fleet: LocalFleet | undefined
   t.teardown(async () => {
     if (fleet !== undefined && !t.passing()) {
-      for (const node of fleet.nodes) {
-        const tail = await readFile(fleet.logPath(node.name), 'utf8').then(text => text.trim().split('\n').slice(-20).join('\n'), () => '(no log)')
-        t.comment(`last lines of ${node.name}'s log:\n${tail}`)
-      }
+      for (const node of fleet.nodes) t.comment(`last lines of ${node.name}'s log:\n${fleet.logTail(node.name, 20)}`)
     }
     await fleet?.stop()
     await rm(baseDir, { recursive: true, force: true })
