@@ -164,10 +164,12 @@ export class ShieldNode {
     try {
       const opened = this.authenticate(data)
       const { accountId, version } = opened.header
-      if (accountId === this.init.enrollment.accountId && version >= this.latestVersion && version <= this.receiving) return 'ignore'
-      if (accountId === this.init.enrollment.accountId && this.lateCopies.isLate(version, this.latestVersion)) {
-        this.init.logger.debug({ version, peer: from.toString(), held: this.latestVersion }, 'late copy of a superseded version ignored')
-        return 'ignore'
+      if (accountId === this.init.enrollment.accountId) {
+        if (version >= this.latestVersion && version <= this.receiving) return 'ignore'
+        if (this.lateCopies.isLate(version, this.latestVersion)) {
+          this.init.logger.debug({ version, peer: from.toString(), held: this.latestVersion }, 'late copy of a superseded version ignored')
+          return 'ignore'
+        }
       }
       checkCandidate(opened.header, this.init.enrollment.accountId, this.latestVersion)
       this.accepted.push({ bytes: data, opened })

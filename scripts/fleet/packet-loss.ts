@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 
 /** The iptables rule specs (without -I/-D) dropping `probability` of the packets to and from each port on lo. */
-export function lossRules (ports: number[], probability: number): string[][] {
+function lossRules (ports: number[], probability: number): string[][] {
   if (!(probability > 0 && probability <= 1)) throw new Error(`packet loss probability ${probability} must be in (0, 1]`)
   return ports.flatMap(port => ['--dport', '--sport'].map(dir => ['INPUT', '-i', 'lo', '-p', 'tcp', dir, String(port), '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP']))
 }
