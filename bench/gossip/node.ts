@@ -3,9 +3,9 @@
 // on a real LevelDB NodeStore — with the HAProxy applier replaced by a recorder, so what is
 // timed is gossip delivery alone. Records, per version, when the validator accepted it
 // ('verified'), when it was durable ('stored') and fully decoded ('decoded', where
-// rendering would start), and reports them to the parent in one IPC message once decoded:
-// a message per stage would put three IPC sends on the path being timed and wake the
-// parent three times per node.
+// rendering would start), and hands them to the parent when it asks ('collect'), once the
+// version is decoded. The parent asks after the delivery window: an IPC message per node
+// inside it would wake the parent 20 times while the nodes it times wait for the cores.
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { ConfigVersion } from '../../proto/codec.ts'
@@ -19,22 +19,23 @@ import { cpuMs, nowMs, type NodeEvent, type NodeStart, type ParentMessage } from
 
 const send = (event: NodeEvent): void => { process.send?.(event) }
 
-/** Stage times of versions not yet decoded; a stage seen after its version was reported goes alone. */
-const stages = new Map<number, { verifiedAt?: number, via?: 'gossip' | 'sync', storedAt?: number }>()
-const reported = new Set<number>()
-function record (version: number, stage: { verifiedAt?: number, via?: 'gossip' | 'sync', storedAt?: number }): void {
-  if (reported.has(version)) {
-    if (stage.verifiedAt !== undefined) send({ type: 'delivered', version, verifiedAt: stage.verifiedAt, via: stage.via })
-    if (stage.storedAt !== undefined) send({ type: 'delivered', version, storedAt: stage.storedAt })
-    return
-  }
-  stages.set(version, { ...stage, ...stages.get(version) })
+type Stages = Omit<Extract<NodeEvent, { type: 'delivered' }>, 'type' | 'version'>
+/** Stage times per version, kept until the parent collects them. */
+const stages = new Map<number, Stages>()
+/** Versions the parent asked for before they were decoded here. */
+const asked = new Set<number>()
+function record (version: number, stage: Stages): void {
+  const known = { ...stage, ...stages.get(version) }
+  stages.set(version, known)
+  if (known.decodedAt !== undefined && asked.delete(version)) answer(version)
 }
-function reportDecoded (version: number, decodedAt: number): void {
-  const known = stages.get(version) ?? {}
+function answer (version: number): void {
+  send({ type: 'delivered', version, ...stages.get(version) })
   stages.delete(version)
-  reported.add(version)
-  send({ type: 'delivered', version, ...known, decodedAt })
+}
+function collect (version: number): void {
+  if (stages.get(version)?.decodedAt !== undefined) answer(version)
+  else asked.add(version)
 }
 
 async function start (msg: NodeStart): Promise<() => Promise<void>> {
@@ -63,7 +64,7 @@ async function start (msg: NodeStart): Promise<() => Promise<void>> {
     // The recorder: takes the version like ConfigApplier.schedule, renders nothing.
     applier: { schedule: async (_config: ConfigVersion) => {}, isServing: async () => false },
     onNewVersion: (config) => {
-      reportDecoded(config.version, nowMs())
+      record(config.version, { decodedAt: nowMs() })
       mesh.follow(config, selfPeerId, enrollment.coordinatorPeerId)
     },
     onVerified: (version, _from, via) => { record(version, { verifiedAt: nowMs(), via }) },
@@ -93,6 +94,8 @@ let stop: (() => Promise<void>) | undefined
 process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'start') {
     start(msg).then(s => { stop = s; send({ type: 'ready' }) }, (err: unknown) => { console.error(err); process.exit(1) })
+  } else if (msg.type === 'collect') {
+    collect(msg.version)
   } else if (msg.type === 'cpu') {
     send({ type: 'cpu', ms: cpuMs() })
   } else if (msg.type === 'stop') {

@@ -72,9 +72,9 @@ export type NodeEvent =
   /**
    * A version's stage times on one node: accepted by the validator ('verified', and whether
    * it came by gossip or sync), durable ('stored'), fully decoded and handed to the
-   * (recording) applier ('decoded', where rendering would start). Sent once decoded, with
-   * the stages known by then; a stage reached later comes in a message of its own.
+   * (recording) applier ('decoded', where rendering would start). The answer to 'collect',
+   * sent once the version is decoded.
    */
   | { type: 'delivered', version: number, verifiedAt?: number, via?: 'gossip' | 'sync', storedAt?: number, decodedAt?: number }
 
-export type ParentMessage = PublisherSetup | NodeStart | { type: 'change' } | { type: 'subscribers' } | { type: 'cpu' } | { type: 'stop' }
+export type ParentMessage = PublisherSetup | NodeStart | { type: 'change' } | { type: 'collect', version: number } | { type: 'subscribers' } | { type: 'cpu' } | { type: 'stop' }

@@ -44,6 +44,8 @@ async function setup (msg: PublisherSetup): Promise<Running> {
   await mesh.start()
 
   let timing: Partial<Published> = {}
+  // Resolved by the publish hook: the change waits for it without spinning on the cores it is timed on.
+  let publishDone = Promise.withResolvers<void>()
   const versions = new ConfigVersions({
     store,
     signingKey: {
@@ -59,6 +61,7 @@ async function setup (msg: PublisherSetup): Promise<Running> {
       timing.envelopeBytes = envelope.length
       await mesh.publish(id, envelope)
       timing.publishDoneAt = nowMs()
+      publishDone.resolve()
     },
     now: Date.now,
     logger
@@ -72,6 +75,7 @@ async function setup (msg: PublisherSetup): Promise<Running> {
   return {
     change: async () => {
       timing = {}
+      publishDone = Promise.withResolvers<void>()
       const target = domains[0] as DomainRecord
       port = port === 8000 ? 8001 : 8000
       timing.acceptedAt = nowMs()
@@ -81,7 +85,7 @@ async function setup (msg: PublisherSetup): Promise<Running> {
         return { ops: [{ type: 'domain', value }], result: undefined }
       })
       // commit resolves once durable; the publish it starts resolves a little later.
-      while (timing.publishDoneAt === undefined) await new Promise(resolve => setImmediate(resolve))
+      await publishDone.promise
       const head = await store.getHead(accountId)
       return { type: 'published', version: head?.version ?? 0, ...timing } as Published
     },
