@@ -12,6 +12,7 @@ import { ConfigApplier } from './apply/config-applier.ts'
 import type { NodeConfig } from './config.ts'
 import { loadOrEnroll, pinCoordinatorKey } from './enrollment.ts'
 import { HaproxyControl } from './haproxy/haproxy-control.ts'
+import { HeapRelease } from './heap-release.ts'
 import { DEFAULT_LIVENESS } from './liveness/constants.ts'
 import { HaproxyHealth, healthUrlOf } from './liveness/haproxy-health.ts'
 import { LivenessRunner } from './liveness/liveness-runner.ts'
@@ -85,6 +86,7 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
     publish: async (views) => { await reports.publishObservations(views) },
     logger: log.child({ component: 'liveness' })
   })
+  const heapRelease = new HeapRelease({ logger: log.child({ component: 'heap' }) })
   const applier = new ConfigApplier({
     haproxy,
     template: await readFile(config.templateFile, 'utf8'),
@@ -99,6 +101,7 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
       log.info({ version: result.version, reloaded: result.reloaded, durationMs: Math.round(result.durationMs) }, 'version applied')
       // Then the fsync of the pointer and of the versions written before it (node/store/node-store.ts).
       if (result.version > 0) await store.setApplied({ version: result.version, renderHash: result.renderHash })
+      heapRelease.applied()
     },
     onFailed: (version, err) => {
       log.error({ err, version }, 'config version not applied; previous config keeps serving')
@@ -153,6 +156,7 @@ export async function startNode (config: Readonly<NodeConfig>, logger: Logger): 
       liveness.stop()
       reports.stop()
       haproxyHealth.stop()
+      heapRelease.stop()
       await probes.stop().catch((err: unknown) => { log.debug({ err }, 'probe handler not unregistered') })
       await mesh.stop()
       await store.close()

@@ -19,6 +19,7 @@ import { encodePeerKey, newPeerKey } from '../../proto/mesh-peer.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { freePort } from '../../scripts/fleet/local-fleet.ts'
 import { measureEtcdWatch, type EtcdSubscribers } from '../baselines/etcd-watch.ts'
+import { NODE_V8_FLAGS } from '../../node/runtime-flags.ts'
 import { summarize, type Summary } from '../lib/stats.ts'
 import type { NodeEvent, Published, PublisherReady } from './protocol.ts'
 
@@ -138,7 +139,8 @@ async function runCase (nodes: number, domains: number, origins: number, opts: {
     }
     let viaSync = 0
     const nodeChildren = specs.map((spec, i) => {
-      const child = new Child(NODE_ENTRY, profile(`node${i}`))
+      // With the V8 flags a shield daemon runs with.
+      const child = new Child(NODE_ENTRY, [...NODE_V8_FLAGS, ...profile(`node${i}`)])
       children.push(child)
       child.onMessage.push((m: NodeEvent) => {
         if (m.type !== 'delivered') return
