@@ -16,7 +16,8 @@
 // Usage: npm run bench -- propagation [--nodes 3,10,20] [--domains 10,1000,10000] [--changes 30] [--reload-changes 10] [--out file.json] [--keep-logs]
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, LocalFleet } from '../../scripts/fleet/local-fleet.ts'
 import { measureEtcdWatch } from '../baselines/etcd-watch.ts'
@@ -156,7 +157,8 @@ const { values } = parseArgs({ options: { nodes: { type: 'string', default: '3,1
 // Results are written after every case, so a long matrix cut short still leaves its rows.
 const rows: Row[] = []
 const failed: Array<{ nodes: number, domains: number, error: string }> = []
-const resultFile = new URL(`../results/${values.out}`, import.meta.url)
+// A bare name goes to bench/results/; a path (absolute, or relative to it) is taken as given.
+const resultFile = resolve(fileURLToPath(new URL('../results/', import.meta.url)), values.out)
 await mkdir(new URL('../results/', import.meta.url), { recursive: true })
 for (const domains of list(values.domains)) {
   for (const nodes of list(values.nodes)) {
