@@ -1,9 +1,9 @@
 // Gives the V8 heap back to the system once applies are quiet, when it grew a lot since the
 // last time (a large account's decode and render: ~35 MB more heap at 10 000 domains, which
 // V8 would otherwise keep). `--optimize-for-size` did this on its own, but cost every change
-// about a third more CPU (docs/decisions/003-apply-path.md); one "last resort" full GC after
-// a large apply costs once. Needs `gc` (the daemon runs with --expose-gc, NODE_V8_FLAGS);
-// without it, nothing happens.
+// about a third more CPU (node/runtime-flags.ts); one "last resort" full GC (a few tens of ms)
+// after a large apply costs once. Needs `gc` (the daemon runs with --expose-gc,
+// NODE_V8_FLAGS); without it, nothing happens.
 import { getHeapStatistics } from 'node:v8'
 import type { Logger } from 'pino'
 
