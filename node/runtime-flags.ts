@@ -1,5 +1,5 @@
 // V8 flags the shield daemon runs with, on its command line (package.json `lumos-node`,
-// LocalFleet, bench/gossip, the README's systemd line).
+// LocalFleet, bench/gossip, the README's run line).
 // --max-semi-space-size=2 (MB): the young generation stays small; a render allocates in
 //   short bursts, so more frequent scavenges cost little and the idle RSS drops.
 // --expose-gc: node/heap-release.ts gives the heap a large apply grew back to the system
