@@ -7,7 +7,7 @@
 // payload of the same size to N subscribers, timed from before the put, in three shapes
 // (bench/baselines/etcd-watch.ts); the target compares with the fastest. The mesh's clock
 // starts after the coordinator's own fsynced commit, etcd's before its put, which includes
-// etcd's WAL fsync: the row's acceptToPublishMs is what counting the commit would add.
+// etcd's WAL fsync: the row's storeWriteMs is what counting the coordinator's write would add.
 // Usage: npm run bench -- gossip [--nodes 3,10,20] [--payloads 10,1000,10000,10000x3]
 //        [--changes 30] [--gap 150] [--no-etcd] [--profile DIR]
 // A payload is <domains>[x<origins per domain>]; 10000x3 makes a ~500 KB envelope.
