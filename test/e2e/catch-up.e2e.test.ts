@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { httpGet, LocalFleet, waitFor, type ShieldProcess } from '../../scripts/fleet/local-fleet.ts'
+import { servesVersion, versionAlias } from '../fixtures/version-alias.ts'
 
 const HOST = 'shop.example.com'
 /** Bound on catch-up after the restarted node's HAProxy is up (generous: CI machines are shared). */
@@ -15,7 +16,7 @@ const CATCH_UP_TIMEOUT_MS = 30_000
 /** Bound on starting processes and on gossip reaching the running nodes. */
 const SETTLE_MS = 60_000
 
-const aliasOf = (version: number): string => `v${version}.${HOST}`
+const aliasOf = (version: number): string => versionAlias(HOST, version)
 
 interface Scene {
   fleet: LocalFleet
@@ -56,8 +57,7 @@ async function issueVersions (scene: Scene, count: number): Promise<void> {
 }
 
 async function servesAlias (node: ShieldProcess, version: number): Promise<boolean> {
-  const res = await httpGet(node.httpPort, aliasOf(version), '/catch-up')
-  return res.status === 200 && res.body === 'origin-a /catch-up\n'
+  return await servesVersion(node, HOST, version, '/catch-up')
 }
 
 async function waitForAlias (node: ShieldProcess, version: number, timeoutMs: number): Promise<void> {

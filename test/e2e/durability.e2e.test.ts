@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { httpGet, LocalFleet, waitFor, type ShieldProcess } from '../../scripts/fleet/local-fleet.ts'
+import { servesVersion, versionAlias } from '../fixtures/version-alias.ts'
 
 const HOST = 'shop.example.com'
 const KILLS = 10
@@ -20,7 +21,7 @@ const MAX_KILL_DELAY_MS = 300
 const CONVERGE_MS = 30_000
 const SETTLE_MS = 60_000
 
-const aliasOf = (version: number): string => `v${version}.${HOST}`
+const aliasOf = (version: number): string => versionAlias(HOST, version)
 
 interface Scene {
   fleet: LocalFleet
@@ -55,8 +56,7 @@ async function startScene (t: Test, nodeCount: number): Promise<Scene> {
 }
 
 async function serves (node: ShieldProcess, version: number): Promise<boolean> {
-  const res = await httpGet(node.httpPort, aliasOf(version), '/durability').catch(() => undefined)
-  return res?.status === 200 && res.body === 'origin-a /durability\n'
+  return await servesVersion(node, HOST, version, '/durability')
 }
 
 async function waitForAlias (node: ShieldProcess, version: number, timeoutMs: number): Promise<void> {

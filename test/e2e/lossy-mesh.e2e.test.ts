@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { httpGet, LocalFleet, waitFor, type ShieldProcess } from '../../scripts/fleet/local-fleet.ts'
+import { servesVersion, versionAlias } from '../fixtures/version-alias.ts'
 import { droppedPackets, withPacketLoss } from '../../scripts/fleet/packet-loss.ts'
 
 const HOST = 'shop.example.com'
@@ -20,11 +21,10 @@ const CHANGE_GAP_MS = 100
 /** Bound on starting processes and on convergence (generous: CI machines are shared). */
 const SETTLE_MS = 60_000
 
-const aliasOf = (version: number): string => `v${version}.${HOST}`
+const aliasOf = (version: number): string => versionAlias(HOST, version)
 
 async function servesAlias (node: ShieldProcess, version: number): Promise<boolean> {
-  const res = await httpGet(node.httpPort, aliasOf(version), '/lossy')
-  return res.status === 200 && res.body === 'origin-a /lossy\n'
+  return await servesVersion(node, HOST, version, '/lossy')
 }
 
 /** The config versions a node logged as applied, in log order. */
