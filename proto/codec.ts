@@ -94,7 +94,7 @@ export interface SignedEnvelope {
   payload: Uint8Array
   signature: Uint8Array
   keyId: string
-  /** '' = raw ConfigVersion bytes, 'br' = brotli-compressed. */
+  /** '' = raw ConfigVersion bytes, 'zstd' = zstd-compressed, 'br' = brotli (versions signed before zstd). */
   payloadEncoding: string
   /** Rotations of the coordinator key, oldest first (proto/key-rotation.ts); decoded as [] when none. */
   keyRotations?: SignedKeyRotation[]

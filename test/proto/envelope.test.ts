@@ -61,20 +61,41 @@ t.test('a correctly signed payload that is not a ConfigVersion is rejected with 
   t.throws(() => openEnvelope(bytes, key.publicKey), { code: 'MALFORMED_MESSAGE' })
 })
 
-t.test('a large config is sent brotli-compressed and opens to the same config', async t => {
+t.test('a large config is sent zstd-compressed and opens to the same config', async t => {
   const { largeConfig } = await import('../../bench/envelope-size.ts')
   const big = largeConfig(20, 2000)
   const envelope = signConfigVersion(big, key)
-  t.equal(envelope.payloadEncoding, 'br')
+  t.equal(envelope.payloadEncoding, 'zstd')
   const raw = (await import('../../proto/codec.ts')).configVersionCodec.encode(big)
   t.ok(envelope.payload.length * 5 < raw.length, `compressed ${envelope.payload.length} B vs raw ${raw.length} B`)
   t.same(openEnvelope(encodeEnvelope(envelope), key.publicKey).config, big)
 })
 
+t.test('a brotli payload, as coordinators signed before zstd, still opens and its header reads', async t => {
+  const { sign } = await import('node:crypto')
+  const { brotliCompressSync } = await import('node:zlib')
+  const { readConfigHeader } = await import('../../proto/envelope.ts')
+  const { largeConfig } = await import('../../bench/envelope-size.ts')
+  const big = { ...largeConfig(20, 2000), version: 77 }
+  const payload = brotliCompressSync((await import('../../proto/codec.ts')).configVersionCodec.encode(big))
+  const envelope = { payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding: 'br', keyRotations: [] }
+  t.same(openEnvelope(encodeEnvelope(envelope), key.publicKey).config, big)
+  t.same(readConfigHeader(envelope), { accountId: big.accountId, version: 77 })
+})
+
+t.test('a zstd payload larger than the decompressed bound is MALFORMED_MESSAGE, not an allocation', async t => {
+  const { sign } = await import('node:crypto')
+  const { zstdCompressSync } = await import('node:zlib')
+  const { MAX_CONFIG_BYTES } = await import('../../proto/envelope.ts')
+  const payload = zstdCompressSync(Buffer.alloc(MAX_CONFIG_BYTES + 1))
+  const bytes = signedEnvelopeCodec.encode({ payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding: 'zstd' })
+  t.throws(() => openEnvelope(bytes, key.publicKey), { code: 'MALFORMED_MESSAGE', message: /cannot decompress/ })
+})
+
 t.test('an unknown payload encoding or a corrupt compressed payload is MALFORMED_MESSAGE, even when signed', async t => {
   const { sign } = await import('node:crypto')
   const payload = Uint8Array.from([1, 2, 3, 4, 5])
-  for (const payloadEncoding of ['zz', 'br']) {
+  for (const payloadEncoding of ['zz', 'br', 'zstd']) {
     const bytes = signedEnvelopeCodec.encode({ payload, signature: sign(null, payload, key.privateKey), keyId: key.keyId, payloadEncoding })
     t.throws(() => openEnvelope(bytes, key.publicKey), { code: 'MALFORMED_MESSAGE' }, payloadEncoding)
   }
@@ -93,7 +114,7 @@ t.test('the header of a payload names the same account and version as its full d
 
 t.test('a header that cannot be read is MALFORMED_MESSAGE', async t => {
   const { readConfigHeader } = await import('../../proto/envelope.ts')
-  for (const payloadEncoding of ['zz', 'br', '']) {
+  for (const payloadEncoding of ['zz', 'br', 'zstd', '']) {
     t.throws(() => readConfigHeader({ payload: Uint8Array.from([0x0a, 0x7f, 1, 2]), signature: new Uint8Array(64), keyId: key.keyId, payloadEncoding }), { code: 'MALFORMED_MESSAGE' }, payloadEncoding || 'raw')
   }
 })
