@@ -22,32 +22,48 @@ export const LARGE_ACCOUNT_DOMAINS = 5000
 
 export class ConfigDecoder {
   /**
-   * The last decode's domains, by position: their encodings (views into its payload, which
-   * they keep alive: 2.5 MB at 10 000 domains, outside V8's heap) and objects. Compared by
-   * position, a version with the same number of domains builds no map: at 10 000 domains a
-   * map of 10 000 keys per version was most of the decoder's garbage.
+   * The last decode's payload, where each of its domains starts and ends in it, and the
+   * domains' objects. Compared by position, a version with the same number of domains builds
+   * no map: at 10 000 domains a map of 10 000 keys per version was most of the decoder's
+   * garbage; so were views of each domain's bytes, which lived exactly one version and were
+   * promoted by the garbage collector (offsets are two numbers in one array).
    */
-  private previous: { encoded: Uint8Array[], domains: Domain[] } = { encoded: [], domains: [] }
+  private previous: { payload: Buffer, bounds: number[], domains: Domain[] } = { payload: Buffer.alloc(0), bounds: [], domains: [] }
 
   /** Same result as configVersionCodec.decode (domains frozen up to LARGE_ACCOUNT_DOMAINS). Throws MALFORMED_MESSAGE. */
   decode (bytes: Uint8Array): ConfigVersion {
-    const { rest, domains: encoded } = splitDomains(bytes)
+    const payload = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const { rest, bounds } = splitDomains(payload)
     const config = configVersionCodec.decode(rest)
-    const large = encoded.length > LARGE_ACCOUNT_DOMAINS
+    const count = bounds.length / 2
+    const large = count > LARGE_ACCOUNT_DOMAINS
     const previous = this.previous
     // Edits keep every domain where it was; domains added or removed shift them: then the
     // unchanged ones are found by their bytes.
-    const byBytes = encoded.length === previous.encoded.length ? undefined : new Map(previous.encoded.map((bytes, i) => [latin1(bytes), previous.domains[i]!]))
-    for (const [i, bytes] of encoded.entries()) {
+    const byBytes = count === previous.domains.length ? undefined : domainsByBytes(previous)
+    for (let i = 0; i < count; i++) {
+      const start = bounds[2 * i] as number
+      const end = bounds[2 * i + 1] as number
       const reused = byBytes === undefined
-        ? (Buffer.compare(bytes, previous.encoded[i]!) === 0 ? previous.domains[i] : undefined)
-        : byBytes.get(latin1(bytes))
+        ? (sameBytes(payload, start, end, previous.payload, previous.bounds[2 * i] as number, previous.bounds[2 * i + 1] as number) ? previous.domains[i] : undefined)
+        : byBytes.get(payload.toString('latin1', start, end))
       // Not across the size limit: a frozen domain in a large account would fill the renderer's cache.
-      config.domains.push(reused !== undefined && Object.isFrozen(reused) !== large ? reused : decodeDomain(bytes, large))
+      config.domains.push(reused !== undefined && Object.isFrozen(reused) !== large ? reused : decodeDomain(payload.subarray(start, end), large))
     }
-    this.previous = { encoded, domains: config.domains }
+    this.previous = { payload, bounds, domains: config.domains }
     return config
   }
+}
+
+function sameBytes (a: Buffer, aStart: number, aEnd: number, b: Buffer, bStart: number, bEnd: number): boolean {
+  return aEnd - aStart === bEnd - bStart && a.compare(b, bStart, bEnd, aStart, aEnd) === 0
+}
+
+/** The previous decode's domains by their bytes as latin1 strings (exact, and cheap to hash as map keys). */
+function domainsByBytes (previous: ConfigDecoder['previous']): Map<string, Domain> {
+  const map = new Map<string, Domain>()
+  previous.domains.forEach((domain, i) => map.set(previous.payload.toString('latin1', previous.bounds[2 * i], previous.bounds[2 * i + 1]), domain))
+  return map
 }
 
 function decodeDomain (bytes: Uint8Array, large: boolean): Domain {
@@ -55,22 +71,19 @@ function decodeDomain (bytes: Uint8Array, large: boolean): Domain {
   return large ? domain : deepFreeze(domain)
 }
 
-/** Bytes as a latin1 string: exact, and cheap to hash as a map key. */
-function latin1 (bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
-}
-
-/** The encoded Domain messages of a ConfigVersion, and its other fields as bytes. */
-function splitDomains (bytes: Uint8Array): { rest: Uint8Array, domains: Uint8Array[] } {
+/** Start and end offsets of the encoded Domain messages of a ConfigVersion (in pairs), and its other fields as bytes. */
+function splitDomains (bytes: Uint8Array): { rest: Uint8Array, bounds: number[] } {
   const reader = protobuf.Reader.create(bytes)
   const rest: Uint8Array[] = []
-  const domains: Uint8Array[] = []
+  const bounds: number[] = []
   try {
     while (reader.pos < reader.len) {
       const start = reader.pos
       const tag = reader.uint32()
       if (tag >>> 3 === DOMAINS_FIELD && (tag & 7) === LENGTH_DELIMITED) {
-        domains.push(reader.bytes())
+        const length = reader.uint32()
+        bounds.push(reader.pos, reader.pos + length)
+        reader.skip(length)
         continue
       }
       reader.skipType(tag & 7)
@@ -79,7 +92,7 @@ function splitDomains (bytes: Uint8Array): { rest: Uint8Array, domains: Uint8Arr
   } catch (err) {
     throw new LumosError('MALFORMED_MESSAGE', `cannot decode ConfigVersion: ${(err as Error).message}`, { cause: err })
   }
-  return { rest: Buffer.concat(rest), domains }
+  return { rest: Buffer.concat(rest), bounds }
 }
 
 function deepFreeze<T> (value: T): T {
