@@ -1,14 +1,11 @@
-// What a zstd frame header says (RFC 8878, 3.1.1), read without decompressing: where the
-// frame's first block ends and how many bytes the frame decompresses to.
+// zstd framing (RFC 8878) read and written without a decoder: how many bytes a frame
+// decompresses to (3.1.1), and skippable frames (3.1.2), which decoders pass over and which
+// carry data of our own in front of a frame.
 
 const ZSTD_MAGIC = 0xfd2fb528
-
-export interface ZstdFrameHeader {
-  /** Offset of the first block's 3-byte header. */
-  blockStart: number
-  /** Frame_Content_Size, when the frame declares it (one-shot compression does). */
-  contentSize: number | undefined
-}
+/** Skippable frames use magic numbers 0x184D2A50 to 0x184D2A5F. */
+const SKIPPABLE_MAGIC = 0x184d2a50
+const SKIPPABLE_HEADER_BYTES = 8
 
 const byteAt = (bytes: Uint8Array, i: number): number => bytes[i] ?? 0
 
@@ -19,29 +16,35 @@ function readUnsigned (bytes: Uint8Array, start: number, length: number): number
   return value
 }
 
-/** undefined when `payload` does not start with a whole zstd frame header. */
-export function readZstdFrameHeader (payload: Uint8Array): ZstdFrameHeader | undefined {
-  if (payload.length < 6 || readUnsigned(payload, 0, 4) !== ZSTD_MAGIC) return undefined
-  const descriptor = byteAt(payload, 4)
+/**
+ * Frame_Content_Size of the zstd frame at the start of `frame`: what it decompresses to, when
+ * the frame declares it (one-shot compression does). undefined otherwise.
+ */
+export function zstdContentSize (frame: Uint8Array): number | undefined {
+  if (frame.length < 6 || readUnsigned(frame, 0, 4) !== ZSTD_MAGIC) return undefined
+  const descriptor = byteAt(frame, 4)
   const singleSegment = (descriptor & 0x20) !== 0
-  const contentSizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >> 6] ?? 0
+  const sizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >> 6] ?? 0
   const dictionaryIdBytes = [0, 1, 2, 4][descriptor & 3] ?? 0
-  const contentSizeStart = 5 + (singleSegment ? 0 : 1) + dictionaryIdBytes
-  const blockStart = contentSizeStart + contentSizeBytes
-  if (blockStart > payload.length) return undefined
+  const sizeStart = 5 + (singleSegment ? 0 : 1) + dictionaryIdBytes
+  if (sizeBytes === 0 || sizeStart + sizeBytes > frame.length) return undefined
   // A 2-byte size is stored minus 256.
-  const contentSize = contentSizeBytes === 0 ? undefined : readUnsigned(payload, contentSizeStart, contentSizeBytes) + (contentSizeBytes === 2 ? 256 : 0)
-  return { blockStart, contentSize }
+  return readUnsigned(frame, sizeStart, sizeBytes) + (sizeBytes === 2 ? 256 : 0)
 }
 
-/**
- * Where the frame's first block ends: the shortest prefix zstd decompresses to anything
- * (it gives no output before a block is whole). The payload's length when it cannot tell.
- */
-export function zstdFirstBlockEnd (payload: Uint8Array): number {
-  const header = readZstdFrameHeader(payload)
-  if (header === undefined || header.blockStart + 3 > payload.length) return payload.length
-  const blockHeader = readUnsigned(payload, header.blockStart, 3)
-  const rleBlock = ((blockHeader >> 1) & 3) === 1
-  return Math.min(payload.length, header.blockStart + 3 + (rleBlock ? 1 : blockHeader >>> 3))
+/** A skippable frame holding `data`. */
+export function skippableFrame (data: Uint8Array): Buffer {
+  const frame = Buffer.alloc(SKIPPABLE_HEADER_BYTES + data.length)
+  frame.writeUInt32LE(SKIPPABLE_MAGIC, 0)
+  frame.writeUInt32LE(data.length, 4)
+  frame.set(data, SKIPPABLE_HEADER_BYTES)
+  return frame
+}
+
+/** The data of a leading skippable frame and the bytes after it; all of `bytes` as `rest` when it does not start with a whole one. */
+export function splitSkippableFrame (bytes: Uint8Array): { data: Uint8Array | undefined, rest: Uint8Array } {
+  if (bytes.length < SKIPPABLE_HEADER_BYTES || (readUnsigned(bytes, 0, 4) & 0xfffffff0) >>> 0 !== SKIPPABLE_MAGIC) return { data: undefined, rest: bytes }
+  const end = SKIPPABLE_HEADER_BYTES + readUnsigned(bytes, 4, 4)
+  if (end > bytes.length) return { data: undefined, rest: bytes }
+  return { data: bytes.subarray(SKIPPABLE_HEADER_BYTES, end), rest: bytes.subarray(end) }
 }
