@@ -11,6 +11,7 @@ import type { DomainRecord, ServerRecord } from '../../coordinator/model.ts'
 import { CoordinatorSigner } from '../../coordinator/signer.ts'
 import { CoordinatorStore, type StoreOp } from '../../coordinator/store/store.ts'
 import { configTopic } from '../../proto/mesh-peer.ts'
+import type { SignedEnvelope } from '../../proto/codec.ts'
 import { benchDomains, BENCH_ACCOUNT_ID } from './account.ts'
 import { cpuMs, nowMs, type ParentMessage, type Published, type PublisherReady, type PublisherSetup } from './protocol.ts'
 
@@ -46,15 +47,19 @@ async function setup (msg: PublisherSetup): Promise<Running> {
   let timing: Partial<Published> = {}
   // Resolved by the publish hook: the change waits for it without spinning on the cores it is timed on.
   let publishDone = Promise.withResolvers<void>()
+  const timedSign = (sign: () => SignedEnvelope): SignedEnvelope => {
+    timing.signStartAt = nowMs()
+    const signed = sign()
+    timing.signEndAt = nowMs()
+    return signed
+  }
   const versions = new ConfigVersions({
     store,
+    // The coordinator's own signer, timed: signEncoded takes the incremental encoding the
+    // coordinator makes of each change (coordinator/config-encoding.ts).
     signingKey: {
-      sign: (config) => {
-        timing.signStartAt = nowMs()
-        const signed = signer.sign(config)
-        timing.signEndAt = nowMs()
-        return signed
-      }
+      sign: (config) => timedSign(() => signer.sign(config)),
+      signEncoded: (raw) => timedSign(() => signer.signEncoded(raw))
     },
     publish: async (id, envelope) => {
       timing.publishAt = nowMs()
