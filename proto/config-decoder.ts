@@ -40,13 +40,15 @@ export class ConfigDecoder {
     const previous = this.previous
     // Edits keep every domain where it was; domains added or removed shift them: then the
     // unchanged ones are found by their bytes.
-    const byBytes = count === previous.domains.length ? undefined : domainsByBytes(previous)
+    const samePlaces = count === previous.domains.length
+    const unchanged = samePlaces ? unchangedInPlace({ payload, bounds }, previous) : undefined
+    const byBytes = samePlaces ? undefined : domainsByBytes(previous)
     for (let i = 0; i < count; i++) {
       const start = bounds[2 * i] as number
       const end = bounds[2 * i + 1] as number
-      const reused = byBytes === undefined
-        ? (sameBytes(payload, start, end, previous.payload, previous.bounds[2 * i] as number, previous.bounds[2 * i + 1] as number) ? previous.domains[i] : undefined)
-        : byBytes.get(payload.toString('latin1', start, end))
+      const reused = unchanged !== undefined
+        ? (unchanged[i] === 1 ? previous.domains[i] : undefined)
+        : byBytes?.get(payload.toString('latin1', start, end))
       // Not across the size limit: a frozen domain in a large account would fill the renderer's cache.
       config.domains.push(reused !== undefined && Object.isFrozen(reused) !== large ? reused : decodeDomain(payload.subarray(start, end), large))
     }
@@ -55,8 +57,40 @@ export class ConfigDecoder {
   }
 }
 
-function sameBytes (a: Buffer, aStart: number, aEnd: number, b: Buffer, bStart: number, bEnd: number): boolean {
-  return aEnd - aStart === bEnd - bStart && a.compare(b, bStart, bEnd, aStart, aEnd) === 0
+interface Layout {
+  payload: Buffer
+  /** Start and end offset of each domain, in pairs. */
+  bounds: number[]
+}
+
+/**
+ * 1 for each domain whose bytes equal the previous version's at the same position. A range of
+ * domains laid out alike in both payloads (every offset moved by the same amount) is compared
+ * with one memcmp, and halved only when it differs: one changed domain of 10 000 takes about
+ * 30 comparisons, where one per domain (10 000 calls into C++, each checking its arguments)
+ * was a sixth of a node's CPU for a version of a 10 000-domain account.
+ */
+function unchangedInPlace (now: Layout, before: Layout): Uint8Array {
+  const offsets = now.bounds.length
+  // runStart[k]: where the run of offsets moved by the same amount as offset k begins.
+  const runStart = new Uint32Array(offsets)
+  for (let k = 1; k < offsets; k++) {
+    const sameShift = (before.bounds[k] as number) - (now.bounds[k] as number) === (before.bounds[k - 1] as number) - (now.bounds[k - 1] as number)
+    runStart[k] = sameShift ? runStart[k - 1] as number : k
+  }
+  const unchanged = new Uint8Array(offsets / 2)
+  const mark = (lo: number, hi: number): void => {
+    const alike = (runStart[2 * hi - 1] as number) <= 2 * lo &&
+      now.payload.compare(before.payload, before.bounds[2 * lo], before.bounds[2 * hi - 1], now.bounds[2 * lo], now.bounds[2 * hi - 1]) === 0
+    if (alike) unchanged.fill(1, lo, hi)
+    else if (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1
+      mark(lo, mid)
+      mark(mid, hi)
+    }
+  }
+  if (offsets > 0) mark(0, offsets / 2)
+  return unchanged
 }
 
 /** The previous decode's domains by their bytes as latin1 strings (exact, and cheap to hash as map keys). */

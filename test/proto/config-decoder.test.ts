@@ -122,3 +122,21 @@ t.test('large accounts reuse domains too, unfrozen: a one-origin move is seen as
   t.not(large.domains[0], small.domains[0], 'and growing past it, unfrozen again')
   t.notOk(Object.isFrozen(large.domains[0]))
 })
+
+t.test('several edits at once, some changing a domain\'s length: exactly the edited domains are decoded anew', async t => {
+  const ports = Array.from({ length: 40 }, (_, i) => 8000 + i)
+  const decoder = new ConfigDecoder()
+  const first = decoder.decode(configVersionCodec.encode(version(1, ports)))
+  // 8003 → 80 shortens domain 3 (a 1-byte varint), 8017 → 9017 keeps the length of domain 17,
+  // 8039 → 65000 lengthens domain 39: the domains after 3 move in the payload.
+  const edited = new Map([[3, 80], [17, 9017], [39, 65000]])
+  const v2 = configVersionCodec.encode(version(2, ports.map((port, i) => edited.get(i) ?? port)))
+  const second = decoder.decode(v2)
+  t.same(second, configVersionCodec.decode(v2), 'the same ConfigVersion as a plain decode')
+  const decodedAnew = second.domains.flatMap((domain, i) => domain === first.domains[i] ? [] : [i])
+  t.same(decodedAnew, [3, 17, 39], 'only the edited domains are new objects')
+
+  const third = decoder.decode(configVersionCodec.encode(version(3, ports.map(port => port + 2000))))
+  t.ok(third.domains.every((domain, i) => domain !== second.domains[i]), 'every domain edited: none reused')
+  t.equal(third.domains[20]!.origins[0]!.port, 10020)
+})
