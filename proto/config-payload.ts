@@ -7,7 +7,7 @@
 // full decode. Encoding 'br' (brotli) is what coordinators signed before: stores hold it.
 import { brotliDecompressSync, constants as zlibConstants, zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import protobuf from 'protobufjs'
-import { LumosError } from './lumos-error.ts'
+import { isLumosError, LumosError } from './lumos-error.ts'
 import { skippableFrame, splitSkippableFrame, zstdContentSize } from './zstd-frame.ts'
 
 /** Payloads above this size are compressed: large accounts stay far below gossip limits. */
@@ -89,7 +89,7 @@ function guarded (decompress: () => Uint8Array): Uint8Array {
   try {
     return decompress()
   } catch (err) {
-    if (err instanceof LumosError) throw err
+    if (isLumosError(err)) throw err
     throw new LumosError('MALFORMED_MESSAGE', `cannot decompress config payload: ${(err as Error).message}`, { cause: err })
   }
 }
