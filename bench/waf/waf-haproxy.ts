@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server } from 'node:http'
-import { connect, createServer as createNetServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ConfigVersion, Domain } from '../../proto/codec.ts'
@@ -18,15 +18,7 @@ import { wafFrontendRules, wafRules } from '../../node/render/waf.ts'
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../haproxy-templates', import.meta.url))
 
-export async function freePort (): Promise<number> {
-  const server = createNetServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
+export { freePort } from '../../scripts/fleet/local-fleet.ts'
 
 /** An origin answering 200 "ok" to everything (bodies are drained). */
 export async function startOrigin (): Promise<{ port: number, server: Server }> {

@@ -8,10 +8,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { pino, type Logger } from 'pino'
 import t from 'tap'
 import { withDomainDefaults } from '../../proto/domain-settings.ts'
 import { sha256Hex } from '../../coordinator/api/auth.ts'
@@ -22,6 +20,7 @@ import { createMeshPeer, newPeerKey, type MeshPeer } from '../../proto/mesh-peer
 import { startNode, type RunningNode } from '../../node/index.ts'
 import { NodeStore } from '../../node/store/node-store.ts'
 import { freePort } from '../../scripts/fleet/local-fleet.ts'
+import { capturedLogger, waitFor } from '../fixtures/wait.ts'
 
 const ADMIN_KEY = 'admin-key-for-gossip-validation-test'
 const TEMPLATE = new URL('../../haproxy-templates/haproxy.cfg.tpl', import.meta.url).pathname
@@ -30,30 +29,6 @@ const WAIT_MS = 10_000
 const REJECT_WAIT_MS = 5_000
 /** The node's late-copy window, shortened so the replay below is older than it. */
 const LATE_COPY_WINDOW_MS = 1000
-
-type LogLine = Record<string, unknown> & { msg?: string }
-
-/** A pino logger whose JSON lines are collected in `lines`. */
-function capturedLogger (level: string): { logger: Logger, lines: LogLine[] } {
-  const lines: LogLine[] = []
-  const sink = new Writable({
-    write (chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as LogLine)
-      done()
-    }
-  })
-  return { logger: pino({ level }, sink), lines }
-}
-
-async function waitFor<T> (what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
 
 t.test('a shield node rejects forged, tampered, malformed, foreign and replayed config gossip from an enrolled peer', async t => {
   const dir = t.testdir()

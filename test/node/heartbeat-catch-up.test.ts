@@ -7,9 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { multiaddr } from '@multiformats/multiaddr'
-import { pino, type Logger } from 'pino'
+import { pino } from 'pino'
 import t from 'tap'
 import { sha256Hex } from '../../coordinator/api/auth.ts'
 import { startCoordinator, type Coordinator } from '../../coordinator/index.ts'
@@ -17,34 +16,12 @@ import { encodeHeartbeat } from '../../proto/heartbeat.ts'
 import { createMeshPeer, heartbeatTopic, newPeerKey, type MeshPeer } from '../../proto/mesh-peer.ts'
 import { startNode, type RunningNode } from '../../node/index.ts'
 import { freePort } from '../../scripts/fleet/local-fleet.ts'
+import { capturedLogger, waitFor } from '../fixtures/wait.ts'
 
 const ADMIN_KEY = 'admin-key-for-heartbeat-catch-up-test'
 const TEMPLATE = new URL('../../haproxy-templates/haproxy.cfg.tpl', import.meta.url).pathname
 const WAIT_MS = 15_000
 const HEARTBEAT_MS = 200
-
-type LogLine = Record<string, unknown> & { msg?: string }
-
-function capturedLogger (level: string): { logger: Logger, lines: LogLine[] } {
-  const lines: LogLine[] = []
-  const sink = new Writable({
-    write (chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as LogLine)
-      done()
-    }
-  })
-  return { logger: pino({ level }, sink), lines }
-}
-
-async function waitFor<T> (what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 t.test('a node behind the coordinator catches up from its head heartbeat, and spoofed heartbeats are rejected', async t => {
   const dir = t.testdir()

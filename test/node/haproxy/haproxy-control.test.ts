@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { cliCommand, HaproxyControl, parseShowProc } from '../../../node/haproxy/haproxy-control.ts'
+import { freePort } from '../../../scripts/fleet/local-fleet.ts'
 
 const SHOW_PROC = '#<PID>          <type>          <reloads>       <uptime>        <version>\n' +
   '2992            master          1 [failed: 0]   0d00h00m03s     2.6.12\n' +
@@ -16,14 +17,6 @@ const SHOW_PROC = '#<PID>          <type>          <reloads>       <uptime>     
   '# old workers\n' +
   '2993            worker          1               0d00h00m05s     2.6.12\n' +
   '# programs\n'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 /**
  * A control whose files live in a short test dir (HAProxy limits unix socket paths to 97

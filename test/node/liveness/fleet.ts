@@ -15,6 +15,7 @@ import { LivenessRunner } from '../../../node/liveness/liveness-runner.ts'
 import { NodeHeartbeat } from '../../../node/mesh/heartbeat.ts'
 import { ProbeService } from '../../../node/mesh/probe-protocol.ts'
 import { NodeReports } from '../../../node/mesh/reports.ts'
+import { waitFor } from '../../fixtures/wait.ts'
 
 export const ACCOUNT = 'acc_liveness'
 const logger = pino({ level: 'silent' })
@@ -56,15 +57,7 @@ export interface FleetInit {
   deny?: Array<[number, number]>
 }
 
-export async function waitFor<T> (what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
+export { waitFor }
 
 export async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))

@@ -11,20 +11,11 @@ import { decodeReport, HAPROXY_RELOAD_FAILED, MAX_ERROR_MESSAGE_CHARS } from '..
 import { NodeReports, OUTBOX_SIZE } from '../../../node/mesh/reports.ts'
 import { renderHaproxyConfig } from '../../../node/render/render.ts'
 import { startScene } from '../apply/scene.ts'
+import { waitFor } from '../../fixtures/wait.ts'
 
 const ACCOUNT = 'acc_reports'
 const TOPIC = reportsTopic(ACCOUNT)
 const logger = pino({ level: 'silent' })
-
-async function waitFor<T> (what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
 
 /** A node's reports outbox and a coordinator peer, both on loopback, stopped at teardown. */
 async function nodeAndCoordinator (t: Test): Promise<{ node: MeshPeer, coordinator: MeshPeer, reports: NodeReports }> {

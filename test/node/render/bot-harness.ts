@@ -6,13 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, request, type IncomingHttpHeaders } from 'node:http'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { withDomainDefaults } from '../../../proto/domain-settings.ts'
 import type { BotSettings, ConfigVersion } from '../../../proto/codec.ts'
 import { botFrontendRules, botRules } from '../../../node/render/bot-protection.ts'
+import { freePort } from '../../../scripts/fleet/local-fleet.ts'
 
 /** The proof of work of haproxy-templates/pages/challenge.html, in Node: the smallest nonce. */
 export function solvePow (challenge: string, bits: number): number {
@@ -28,13 +29,7 @@ export interface Origin { port: number, hits: number, close: () => Promise<void>
 export interface Shield { port: number, dir: string, pid: number, stop: () => Promise<void> }
 export interface Answer { status: number, headers: IncomingHttpHeaders, body: string }
 
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
+export { freePort }
 
 export async function startOrigin (): Promise<Origin> {
   const origin: Origin = { port: 0, hits: 0, close: async () => {} }
