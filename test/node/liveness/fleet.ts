@@ -20,7 +20,8 @@ import { waitFor } from '../../fixtures/wait.ts'
 export const ACCOUNT = 'acc_liveness'
 const logger = pino({ level: 'silent' })
 
-export interface ProbeLogEntry { kind: 'direct' | 'indirect', target: string, helper?: string, ok: boolean }
+/** A probe this member ran; `at` is when it started (Date.now()). */
+export interface ProbeLogEntry { kind: 'direct' | 'indirect', target: string, helper?: string, ok: boolean, at: number }
 
 export interface Member {
   serverId: string
@@ -89,13 +90,14 @@ export async function startFleet (init: FleetInit): Promise<Fleet> {
     const reports = new NodeReports({ pubsub, topic: reportsTopic(ACCOUNT), serverId, peerId, serverIdOf, logger })
     const probeLog: ProbeLogEntry[] = []
     let stopped = false
-    const logged = async (entry: Omit<ProbeLogEntry, 'ok'>, run: () => Promise<boolean>): Promise<boolean> => {
+    const logged = async (entry: Omit<ProbeLogEntry, 'ok' | 'at'>, run: () => Promise<boolean>): Promise<boolean> => {
+      const at = Date.now()
       try {
         const ok = await run()
-        probeLog.push({ ...entry, ok })
+        probeLog.push({ ...entry, ok, at })
         return ok
       } catch (err) {
-        probeLog.push({ ...entry, ok: false })
+        probeLog.push({ ...entry, ok: false, at })
         throw err
       }
     }
