@@ -30,6 +30,8 @@ const PUBLISHER_ENTRY = fileURLToPath(new URL('./publisher.ts', import.meta.url)
 const WARMUP_CHANGES = 3
 /** How long the idle mesh is measured before the changes. */
 const IDLE_MS = 5000
+/** Start-up work (syncs, compiling, first GCs) that the idle reading would count: 3-4 % per node in the first 5 s, 1.7-1.9 % after. */
+const SETTLE_MS = 5000
 const DELIVERY_TIMEOUT_MS = 60_000
 /** Joining and syncing the first version; 20 nodes × 10 000 domains on a busy 2-core box is slow. */
 const SETUP_TIMEOUT_MS = 300_000
@@ -181,6 +183,7 @@ async function runCase (nodes: number, domains: number, origins: number, opts: {
     const cpu = async (child: Child): Promise<number> => (await child.request<{ ms: number }>({ type: 'cpu' }, m => m.type === 'cpu')).ms
     const cpuAll = async (): Promise<number[]> => await Promise.all(children.map(cpu))
     // What the mesh costs with no change in flight (heartbeats, gossipsub upkeep): the CPU every change competes with.
+    await sleep(SETTLE_MS)
     const idleStart = await cpuAll()
     await sleep(IDLE_MS)
     const idleCpu = (await cpuAll()).map((ms, i) => (ms - (idleStart[i] ?? 0)) / IDLE_MS * 100)
